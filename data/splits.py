@@ -1,0 +1,31 @@
+"""Seeded, stratified index splits (validation from train; test when a dataset has none)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (kept, held_out) with about `fraction` of every class held out.
+
+    Each class with at least two rows gives at least one row, so small classes are represented.
+    """
+    rng = np.random.default_rng(seed)
+    kept, held = [], []
+    for label in np.unique(labels):
+        idx = np.flatnonzero(labels == label)
+        rng.shuffle(idx)
+        n_held = int(round(len(idx) * fraction))
+        if fraction > 0 and len(idx) >= 2:
+            n_held = min(max(n_held, 1), len(idx) - 1)
+        held.append(idx[:n_held])
+        kept.append(idx[n_held:])
+    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
+
+
+def subsample(labels: np.ndarray, max_samples: int | None, seed: int) -> np.ndarray:
+    """Indices of at most `max_samples` rows, stratified, in their original order."""
+    if max_samples is None or max_samples >= len(labels):
+        return np.arange(len(labels))
+    _, held = stratified_split(labels, max_samples / len(labels), seed)
+    return held

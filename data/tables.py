@@ -1,0 +1,115 @@
+"""Bring-your-own data: CSV, TSV or Parquet files with a text column and a label column."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.errors import DataError
+
+
+@dataclass
+class Table:
+    """Rows read from one file. `problems` holds "file:line: reason" for each skipped row."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_table(path: str | Path, text_column: str, label_column: str) -> Table:
+    """Read a labelled text file; malformed rows are reported (file and line), counted and skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}; check --train-file/--test-file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        table = _read_parquet(path, text_column, label_column)
+    elif suffix in (".csv", ".tsv", ".txt"):
+        table = _read_delimited(path, text_column, label_column, "\t" if suffix == ".tsv" else ",")
+    else:
+        raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv, .tsv or .parquet")
+    for problem in table.problems[:20]:
+        print(f"rnn-tune: skipped malformed row {problem}", file=sys.stderr)
+    if len(table.problems) > 20:
+        print(f"rnn-tune: ... {len(table.problems) - 20} more malformed rows in {path}", file=sys.stderr)
+    if not table.texts:
+        raise DataError(f"{path}: no usable rows ({len(table.problems)} malformed); check --text-column/--label-column")
+    return table
+
+
+def _check_columns(path: Path, columns: list[str], text_column: str, label_column: str) -> None:
+    for flag, column in (("--text-column", text_column), ("--label-column", label_column)):
+        if column not in columns:
+            raise DataError(f"{path}: no column {column!r} (columns: {', '.join(columns)}); set {flag}")
+
+
+def _read_delimited(path: Path, text_column: str, label_column: str, delimiter: str) -> Table:
+    table = Table()
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{path}: empty file; a header row naming the columns is needed")
+        _check_columns(path, header, text_column, label_column)
+        ti, li = header.index(text_column), header.index(label_column)
+        for row in reader:
+            if not row:
+                continue
+            problem = _row_problem(row, len(header), ti, li)
+            if problem:
+                table.problems.append(f"{path}:{reader.line_num}: {problem}")
+                continue
+            table.texts.append(row[ti])
+            table.labels.append(row[li].strip())
+    return table
+
+
+def _row_problem(row: list[str], width: int, ti: int, li: int) -> str | None:
+    if len(row) != width:
+        return f"{len(row)} fields, expected {width}"
+    if not row[li].strip():
+        return "empty label"
+    if not row[ti].strip():
+        return "empty text"
+    return None
+
+
+def _read_parquet(path: Path, text_column: str, label_column: str) -> Table:
+    import pyarrow.parquet as pq
+
+    try:
+        pa_table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+    _check_columns(path, pa_table.column_names, text_column, label_column)
+    table = Table()
+    texts = pa_table.column(text_column).to_pylist()
+    labels = pa_table.column(label_column).to_pylist()
+    for row_number, (text, label) in enumerate(zip(texts, labels), start=1):
+        if label is None or str(label).strip() == "":
+            table.problems.append(f"{path}:row {row_number}: empty label")
+        elif text is None or not str(text).strip():
+            table.problems.append(f"{path}:row {row_number}: empty text")
+        else:
+            table.texts.append(str(text))
+            table.labels.append(str(label).strip())
+    return table
+
+
+def label_names(*label_lists: list[str]) -> list[str]:
+    """Class names in a stable order: numerically when every label is an integer, else sorted."""
+    names = set().union(*map(set, label_lists))
+    if all(_is_int(n) for n in names):
+        return sorted(names, key=int)
+    return sorted(names)
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True

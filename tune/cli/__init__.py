@@ -1,0 +1,1 @@
+"""`rnn-tune` subcommands, one module each (parser + command function)."""

@@ -1,0 +1,36 @@
+"""Entry point: `rnn-tune {train,predict,sweep,report} ...`. Bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from data.errors import DataError
+from tune.cli import predict, report, sweep, train
+from tune.config import ConfigError
+
+SUBCOMMANDS = {"train": train, "predict": predict, "sweep": sweep, "report": report}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnn-tune", description="Tune RNN/LSTM/GRU text classifiers with Ray Tune and Optuna.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, module in SUBCOMMANDS.items():
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ConfigError, DataError, FileNotFoundError) as exc:
+        print(f"rnn-tune {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rnn-tune {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""`rnn-tune predict CHECKPOINT TEXT...`: the predicted class and class probabilities per text."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from data.batches import pad_batch
+from data.encode import encode
+from data.tokenizer import basic_english, ngrams_iterator
+from tune.checkpoint import load_checkpoint
+from tune.config import ConfigError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("predict", help="classify texts with a trained checkpoint", description=__doc__)
+    p.add_argument("checkpoint", help="model.pt (or its directory) from `rnn-tune train` or a sweep")
+    p.add_argument("texts", nargs="+", help="texts to classify")
+    p.add_argument("--json", action="store_true", help="one JSON object per text")
+    p.set_defaults(run=run)
+
+
+def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], torch.Tensor]:
+    """-> (class names, probabilities (len(texts), num_classes)), using the checkpoint's own vocab."""
+    loaded = load_checkpoint(checkpoint)
+    n = loaded.config.data.ngrams
+    split = encode([basic_english(t) for t in texts], [0] * len(texts), loaded.vocab,
+                   lambda tokens: list(ngrams_iterator(tokens, n)))
+    tokens, lengths, _ = pad_batch([split.sequence(i) for i in range(len(split))], split.labels)
+    with torch.no_grad():
+        probs = torch.softmax(loaded.model(tokens, lengths), dim=1)
+    return loaded.class_names, probs
+
+
+def run(args: argparse.Namespace) -> int:
+    if any(not t.strip() for t in args.texts):
+        raise ConfigError("an empty text cannot be classified; pass non-empty texts")
+    names, probs = predict_texts(args.checkpoint, args.texts)
+    for text, row in zip(args.texts, probs.tolist()):
+        best = max(range(len(names)), key=row.__getitem__)
+        if args.json:
+            print(json.dumps({"text": text, "label": names[best], "probabilities": dict(zip(names, row))}))
+        else:
+            shown = "  ".join(f"{name} {p:.1%}" for name, p in sorted(zip(names, row), key=lambda x: -x[1]))
+            print(f"{names[best]}\t{text[:60]}\n    {shown}")
+    return 0
