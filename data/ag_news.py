@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,13 +21,13 @@ MD5 = {"train": "b1a00f826fdfbd249f79597b59e1dc12", "test": "d52ea96a97a2d943681
 CLASS_NAMES = ("World", "Sports", "Business", "Sci/Tech")
 
 
-def ag_news_files(cache_dir: Path, data_dir: Path | None = None, base_url: str = BASE_URL,
+def ag_news_files(cache_dir: Path, data_dir: Path | None = None, base_url: str | None = None,
                   md5: dict[str, str] | None = None, timeout: float = 30.0) -> dict[str, Path]:
     """Return {"train": path, "test": path}, downloading into `cache_dir/ag_news` once per node.
 
     A portalocker lock makes concurrent callers (parallel trials) wait for one download; each
     file is verified against its MD5 before it is renamed into place, so a bad download leaves
-    nothing behind.
+    nothing behind. `$RNN_TUNE_AG_NEWS_URL` points at a mirror holding the same two files.
     """
     if data_dir is not None:
         files = {split: Path(data_dir) / f"{split}.csv" for split in ("train", "test")}
@@ -35,6 +36,7 @@ def ag_news_files(cache_dir: Path, data_dir: Path | None = None, base_url: str =
             raise DataError(f"--data-dir {data_dir} lacks {', '.join(missing)}: it must hold AG_NEWS's train.csv and test.csv")
         return files
     md5 = MD5 if md5 is None else md5
+    base_url = base_url or os.environ.get("RNN_TUNE_AG_NEWS_URL", BASE_URL)
     target = Path(cache_dir) / "ag_news"
     files = {split: target / f"{split}.csv" for split in ("train", "test")}
     with file_lock(target / ".download.lock"):

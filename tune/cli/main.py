@@ -15,7 +15,7 @@ SUBCOMMANDS = {"train": train, "predict": predict, "sweep": sweep, "report": rep
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnn-tune", description="Tune RNN/LSTM/GRU text classifiers with Ray Tune and Optuna.")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name, module in SUBCOMMANDS.items():
+    for module in SUBCOMMANDS.values():
         module.add_parser(subparsers)
     return parser
 

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from data.batches import PaddedBatches
+from data.encode import encode
+from data.synthetic import make_synthetic
+from data.tokenizer import basic_english
+from data.vocab import build_vocab
+from models import MODEL_FAMILIES, build_model
+from tune.training import evaluate, train_one_epoch
+
+
+@pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("bidirectional, num_layers", [(False, 1), (True, 2)])
+def test_padding_never_changes_logits(family, pooling, bidirectional, num_layers):
+    torch.manual_seed(0)
+    model = build_model(family, 50, 4, embed_dim=8, hidden_dim=16, num_layers=num_layers,
+                        bidirectional=bidirectional, pooling=pooling).eval()
+    sentence = torch.tensor([5, 9, 3, 7, 2])
+    logits = []
+    for extra in (0, 1, 7, 30):
+        other = torch.randint(2, 50, (5 + extra,))
+        tokens = torch.zeros(2, 5 + extra, dtype=torch.long)
+        tokens[0, :5] = sentence
+        tokens[1] = other
+        logits.append(model(tokens, torch.tensor([5, 5 + extra]))[0])
+    for out in logits[1:]:
+        torch.testing.assert_close(out, logits[0], atol=1e-5, rtol=0)
+
+
+def test_seed_pooling_reproduces_the_notebooks_padding_flaw():
+    torch.manual_seed(0)
+    for family in ("rnn", "lstm"):
+        model = build_model(family, 50, 4, embed_dim=8, hidden_dim=16, pooling="seed", bidirectional=False).eval()
+        short = model(torch.tensor([[5, 9, 3]]), torch.tensor([3]))
+        padded = model(torch.tensor([[5, 9, 3, 0, 0, 0]]), torch.tensor([3]))
+        assert (short - padded).abs().max() > 1e-4
+
+
+def test_unknown_model_and_pooling_are_rejected():
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("transformer", 10, 2)
+    with pytest.raises(ValueError, match="unknown pooling"):
+        build_model("gru", 10, 2, pooling="attention")
+
+
+class MeanOfEmbeddings(nn.Module):
+    """Bag-of-words baseline: it sees which words occur, never their order."""
+
+    def __init__(self, vocab_size, num_classes, dim=32):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0)
+        self.head = nn.Sequential(nn.Linear(dim, 64), nn.ReLU(), nn.Linear(64, num_classes))
+
+    def forward(self, tokens, lengths):
+        return self.head(self.embedding(tokens).sum(1) / lengths[:, None])
+
+
+def order_task():
+    """Four markers at random places among filler; the label is their order (see data.synthetic)."""
+    train_texts, train_labels = make_synthetic(3000, seed=1, min_len=5, max_len=10)
+    test_texts, test_labels = make_synthetic(500, seed=2, min_len=5, max_len=10)
+    train_tokens = [basic_english(t) for t in train_texts]
+    vocab = build_vocab(train_tokens)
+    return (vocab, encode(train_tokens, train_labels, vocab),
+            encode([basic_english(t) for t in test_texts], test_labels, vocab))
+
+
+def fit(model, train, test, epochs, lr=5e-3):
+    torch.manual_seed(0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    batches = PaddedBatches(train, 32, shuffle=True)
+    for epoch in range(epochs):
+        batches.set_epoch(epoch)
+        train_one_epoch(model, batches, optimizer, torch.device("cpu"), grad_clip=5.0)
+    return evaluate(model, PaddedBatches(test, 256), torch.device("cpu")).acc
+
+
+@pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
+def test_each_family_learns_word_order(family):
+    vocab, train, test = order_task()
+    torch.manual_seed(0)
+    model = build_model(family, len(vocab), 4, embed_dim=32, hidden_dim=64, bidirectional=False, pooling="last")
+    assert fit(model, train, test, epochs=12) > 0.95
+
+
+def test_bag_of_words_cannot_learn_word_order():
+    vocab, train, test = order_task()
+    torch.manual_seed(0)
+    acc = fit(MeanOfEmbeddings(len(vocab), 4), train, test, epochs=12)
+    assert acc < 0.45
+    assert np.isclose(np.bincount(test.labels) / len(test), 0.25, atol=0.06).all()
