@@ -80,7 +80,6 @@ class SweepConfig:
     max_concurrent: int | None = None
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
-    max_epochs: int = 6
     grace_period: int = 1
     reduction_factor: int = 3
     max_failures: int = 2
@@ -98,8 +97,8 @@ class SweepConfig:
             out.append(f"num_samples must be >= 1, got {self.num_samples}")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             out.append("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
-        if not 1 <= self.grace_period <= self.max_epochs:
-            out.append(f"grace_period must be between 1 and max_epochs ({self.max_epochs}), got {self.grace_period}")
+        if self.grace_period < 1 or self.reduction_factor < 2:
+            out.append(f"grace_period must be >= 1 and reduction_factor >= 2, got {self.grace_period}, {self.reduction_factor}")
         train_fields = {f.name for f in fields(TrainConfig)}
         for key, spec in self.search.items():
             if key not in train_fields:
@@ -138,6 +137,8 @@ def merge(base: Config, overrides: dict[str, Any]) -> Config:
         sections[section] = _apply(section, sections[section], values)
     cfg = Config(**sections)
     bad = cfg.data.problems() + cfg.train.problems() + cfg.sweep.problems()
+    if cfg.sweep.grace_period > cfg.train.epochs:
+        bad.append(f"sweep.grace_period ({cfg.sweep.grace_period}) exceeds train.epochs ({cfg.train.epochs}), the most epochs a trial runs")
     if bad:
         raise ConfigError(bad[0])
     return cfg

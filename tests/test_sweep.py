@@ -1,0 +1,130 @@
+"""End-to-end sweeps with a real local Ray runtime and a real Optuna SQLite study."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TINY = ["--embed-dim", "16", "--hidden-dim", "16", "--no-dashboard", "--no-report", "--quiet"]
+
+
+def sweep(*args, env=None, timeout=600):
+    return subprocess.run(["rnn-tune", "sweep", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def records(run_dir: Path) -> list[dict]:
+    path = run_dir / "trials.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def write_toml(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_real_subset_sweep_asha_and_optuna_agree(real_ag_news, tmp_path):
+    config = write_toml(tmp_path / "s.toml", """
+[train]
+epochs = 4
+[sweep]
+grace_period = 1
+reduction_factor = 2
+[sweep.search]
+model = {choice = ["rnn", "lstm"]}
+lr = {loguniform = [1e-3, 3e-2]}
+embed_dim = {choice = [16, 32]}
+hidden_dim = {choice = [16, 32]}
+""")
+    result = sweep("--config", config, "--data-dir", str(real_ag_news), "--max-train-samples", "800", "--num-samples", "6",
+                   "--storage", str(tmp_path), "--name", "e2e", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = tmp_path / "e2e"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["trials"] == 6 and summary["errored"] == 0
+    assert summary["completed"] + summary["stopped_early"] == 6 and summary["stopped_early"] >= 1
+    assert set(summary["by_family"]) == {"rnn", "lstm"}
+    for best in summary["by_family"].values():
+        assert 0 <= best["test_acc"] <= 1 and Path(best["checkpoint"]).is_file()
+    assert summary["best"]["val_acc"] == max(b["val_acc"] for b in summary["by_family"].values())
+
+    study = optuna.load_study(study_name=summary["optuna_study"], storage=summary["optuna_storage"])
+    assert len(study.trials) == summary["trials"]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    results = [r for r in records(run_dir) if r["event"] == "result"]
+    sampled = {json.dumps(r["config"], sort_keys=True) for r in results}
+    assert sampled == {json.dumps(t.params, sort_keys=True) for t in study.trials}
+    best_seen = max(r["metrics"]["val_acc"] for r in results)
+    assert summary["best"]["val_acc"] == pytest.approx(best_seen)
+    assert {r["metrics"]["device"] for r in results} == {"cpu"} and all(r["metrics"]["node_id"] for r in results)
+    stopped = [tid for tid in {r["trial_id"] for r in results} if max(x["metrics"]["epoch"] for x in results if x["trial_id"] == tid) < 4]
+    assert len(stopped) == summary["stopped_early"]
+
+
+def test_injected_crash_is_retried_from_checkpoint(tmp_path):
+    marker = tmp_path / "crashed"
+    result = sweep("--dataset", "synthetic", "--synthetic-samples", "400", "--num-samples", "1", "--epochs", "3",
+                   "--storage", str(tmp_path), "--name", "crash", *TINY,
+                   env={"RNN_TUNE_FAULT": f"crash_once:2:{marker}"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert marker.exists()
+    summary = json.loads((tmp_path / "crash" / "summary.json").read_text())
+    assert summary["completed"] == 1 and summary["errored"] == 0
+    epochs = [(r["metrics"]["epoch"], r["metrics"]["resumed_from_epoch"]) for r in records(tmp_path / "crash") if r["event"] == "result"]
+    assert epochs == [(1, 0), (2, 1), (3, 1)]
+
+
+def test_nan_trial_fails_alone(tmp_path):
+    config = write_toml(tmp_path / "s.toml", '[sweep.search]\nmodel = {choice = ["gru", "lstm"]}\n')
+    result = sweep("--config", config, "--dataset", "synthetic", "--synthetic-samples", "400", "--num-samples", "2",
+                   "--epochs", "2", "--storage", str(tmp_path), "--name", "nan", *TINY, env={"RNN_TUNE_FAULT": "nan:gru"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "nan" / "summary.json").read_text())
+    assert summary["trials"] == 2 and summary["errored"] == 1 and summary["completed"] == 1
+    assert list(summary["by_family"]) == ["lstm"]
+    (error,) = summary["errors"].values()
+    assert error.startswith("NonFiniteLossError: loss became nan")
+
+
+def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path):
+    args = ["--dataset", "synthetic", "--synthetic-samples", "3000", "--num-samples", "6", "--epochs", "3",
+            "--grace-period", "3", "--storage", str(tmp_path), "--name", "resume", *TINY]
+    driver = subprocess.Popen(["rnn-tune", "sweep", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = tmp_path / "resume"
+    deadline = time.time() + 300
+    while time.time() < deadline and sum(r["event"] == "complete" for r in records(run_dir)) < 2:
+        time.sleep(0.5)
+    time.sleep(2)  # the experiment state is snapshotted every second (TUNE_GLOBAL_CHECKPOINT_S=1)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(timeout=60)
+    before = records(run_dir)
+    finished = {r["trial_id"] for r in before if r["event"] == "complete"}
+    assert 2 <= len(finished) < 6
+
+    result = sweep("--resume", str(run_dir), "--quiet", "--no-report")
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = records(run_dir)[len(before):]
+    assert not finished & {r["trial_id"] for r in after if r["event"] == "start"}
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["trials"] == 6 and summary["completed"] == 6
+    study = optuna.load_study(study_name=summary["optuna_study"], storage=summary["optuna_storage"])
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 6
+
+
+def test_resume_of_a_foreign_directory_is_a_clear_error(tmp_path):
+    result = sweep("--resume", str(tmp_path))
+    assert result.returncode == 2 and "not an rnn-tune sweep directory" in result.stderr
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-x", "-q"]))

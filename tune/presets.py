@@ -1,0 +1,46 @@
+"""Named starting configs for `rnn-tune sweep --preset`; a TOML file and flags override them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # A real sweep: every family, the main sizes, learning rate and regularisation.
+    "default": {
+        "train": {"epochs": 6},
+        "sweep": {
+            "num_samples": 24,
+            "grace_period": 1,
+            "reduction_factor": 3,
+            "search": {
+                "model": {"choice": ["rnn", "lstm", "gru"]},
+                "lr": {"loguniform": [3e-4, 1e-2]},
+                "embed_dim": {"choice": [64, 128, 256]},
+                "hidden_dim": {"choice": [64, 128, 256]},
+                "dropout": {"uniform": [0.0, 0.5]},
+                "pooling": {"choice": ["last", "mean", "max"]},
+            },
+        },
+    },
+    # About 5 minutes on 2 CPUs: small sizes, 3 epochs, aggressive early stopping.
+    "quick": {
+        "train": {"epochs": 3},
+        "sweep": {
+            "num_samples": 8,
+            "grace_period": 1,
+            "reduction_factor": 3,
+            "search": {
+                "model": {"choice": ["rnn", "lstm", "gru"]},
+                "lr": {"loguniform": [1e-3, 1e-2]},
+                "embed_dim": {"choice": [32, 64, 128]},
+                "hidden_dim": {"choice": [32, 64, 128]},
+            },
+        },
+    },
+    # The teaching notebook's exact settings, one trial per family: the baseline row.
+    "seed": {
+        "train": {"embed_dim": 64, "hidden_dim": 32, "batch_size": 16, "lr": 0.01, "pooling": "seed",
+                  "bidirectional": False, "dropout": 0.0, "grad_clip": None, "num_layers": 1, "epochs": 3},
+        "sweep": {"num_samples": 3, "grace_period": 3, "search": {"model": {"choice": ["rnn", "lstm", "gru"]}}},
+    },
+}

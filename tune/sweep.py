@@ -1,0 +1,195 @@
+"""The sweep launcher: Ray runtime, Optuna search, ASHA, placement, storage and resume.
+
+This module and `trial.py`, `records.py` and `search_space.py` are the only places that call
+Ray Tune and Optuna; their APIs move, so the calls are few and kept here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from data.batches import PaddedBatches
+from data.prepare import PreparedData, prepare_data
+from tune.checkpoint import load_checkpoint
+from tune.config import Config, ConfigError, read_config_json, write_config_json
+from tune.records import LiveProgress, TrialRecorder, trial_status
+from tune.search_space import family_first_points, tune_space
+from tune.summary import write_summary
+from tune.training import evaluate
+from tune.trial import run_trial
+
+CONFIG_FILE = "config.json"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    run_dir: Path
+    summary: dict[str, Any]
+
+
+class TrialNamer:
+    """Trial names carry the sweep name, so trials are recognisable in the Ray dashboard."""
+
+    def __init__(self, sweep_name: str):
+        self.sweep_name = sweep_name
+
+    def __call__(self, trial) -> str:
+        return f"{self.sweep_name}_{trial.trial_id}"
+
+
+def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
+    return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / 'optuna.db'}"
+
+
+def start_ray(cfg: Config, quiet: bool = False) -> None:
+    """Join `--address` or start a local Ray; the local dashboard binds 127.0.0.1 unless told otherwise."""
+    s = cfg.sweep
+    if s.dashboard and s.dashboard_host not in LOOPBACK:
+        print(f"WARNING: the Ray dashboard will listen on {s.dashboard_host}:{s.dashboard_port}. Ray's job API runs any "
+              "code sent to it (CVE-2023-48022): expose it only on a trusted network, or enable Ray token authentication.")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # experiment state at most 1 s old when a driver dies
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "namespace": "rnn-tune"}
+    if s.address:
+        kwargs["address"] = s.address
+        kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1] / p) for p in ("data", "models", "tune")]}
+    else:
+        kwargs.update(include_dashboard=s.dashboard, dashboard_host=s.dashboard_host, dashboard_port=s.dashboard_port)
+    context = ray.init(**kwargs)
+    if not quiet and s.dashboard and getattr(context, "dashboard_url", None):
+        print(f"dashboard: http://{context.dashboard_url}")
+
+
+def trainable(cfg: Config, data: PreparedData):
+    """The trial function with the base config and the prepared data in Ray's object store (put once)."""
+    resources = {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
+    return tune.with_resources(tune.with_parameters(run_trial, base=cfg.to_dict(), data=data), resources)
+
+
+def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False) -> SweepOutcome:
+    """Run (or resume) the sweep in `run_dir`, then score each family's best checkpoint on test."""
+    started = time.time()
+    data = prepare_data(cfg.data)
+    if not quiet:
+        print(f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab {len(data.vocab)}"
+              f" ({'cache' if data.cache_hit else 'prepared'})", flush=True)
+    storage_url = optuna_storage_url(cfg, run_dir)
+    start_ray(cfg, quiet)
+    try:
+        if resume:
+            tuner = tune.Tuner.restore(str(run_dir), trainable=trainable(cfg, data), resume_unfinished=True, resume_errored=False)
+        else:
+            tuner = _new_tuner(cfg, data, run_dir, storage_url, quiet)
+        results = tuner.fit()
+        rows = [_row(result, cfg) for result in results]
+    finally:
+        ray.shutdown()
+    best_by_family = _score_best(rows, data, run_dir)
+    summary = write_summary(run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started)
+    return SweepOutcome(run_dir, summary)
+
+
+def _new_tuner(cfg: Config, data: PreparedData, run_dir: Path, storage_url: str, quiet: bool) -> tune.Tuner:
+    s = cfg.sweep
+    search = OptunaSearch(
+        sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
+        study_name=run_dir.name,
+        storage=optuna.storages.RDBStorage(storage_url),
+        points_to_evaluate=family_first_points(s.search, s.num_samples, cfg.to_dict()["train"]) or None,
+    )
+    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=cfg.train.epochs, grace_period=s.grace_period,
+                              reduction_factor=s.reduction_factor)
+    return tune.Tuner(
+        trainable(cfg, data),
+        param_space=tune_space(s.search),
+        tune_config=tune.TuneConfig(metric="val_acc", mode="max", search_alg=search, scheduler=scheduler,
+                                    num_samples=s.num_samples, max_concurrent_trials=s.max_concurrent,
+                                    time_budget_s=s.time_budget_s, trial_name_creator=TrialNamer(run_dir.name),
+                                    trial_dirname_creator=TrialNamer(run_dir.name)),
+        run_config=tune.RunConfig(
+            name=run_dir.name, storage_path=str(run_dir.parent), verbose=0,
+            failure_config=tune.FailureConfig(max_failures=s.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints, checkpoint_score_attribute="val_acc",
+                                                    checkpoint_score_order="max"),
+            callbacks=[TrialRecorder(str(run_dir)), LiveProgress(cfg.train.epochs, quiet)],
+        ),
+    )
+
+
+def _row(result, cfg: Config) -> dict[str, Any]:
+    """One finished Ray result -> a plain record (family, config, status, best val_acc, checkpoint)."""
+    metrics = result.metrics or {}
+    history = result.metrics_dataframe
+    good = history[history["error"].isna()] if history is not None and "error" in history else history
+    best_acc = float(good["val_acc"].max()) if good is not None and len(good) else None
+    checkpoint = result.get_best_checkpoint("val_acc", "max") if best_acc is not None else None
+    config = {**{k: getattr(cfg.train, k) for k in cfg.sweep.search}, **(result.config or {})}
+    ray_status = "ERROR" if result.error else "TERMINATED"
+    error = metrics.get("error") or (f"{type(result.error).__name__}: {result.error}".splitlines()[0] if result.error else None)
+    return {"trial_id": metrics.get("trial_id") or Path(result.path).name, "family": config.get("model", cfg.train.model),
+            "config": config, "status": trial_status(ray_status, metrics, cfg.train.epochs), "val_acc": best_acc,
+            "epochs": int(good["epoch"].max()) if good is not None and len(good) else 0,
+            "checkpoint": checkpoint.path if checkpoint else None, "error": error}
+
+
+def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Copy each family's best checkpoint to RUN_DIR/best/FAMILY/ and score it once on the test split."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["checkpoint"] and row["val_acc"] is not None:
+            current = best.get(row["family"])
+            if current is None or row["val_acc"] > current["val_acc"]:
+                best[row["family"]] = row
+    scored = {}
+    for family, row in sorted(best.items()):
+        target = run_dir / "best" / family
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("model.pt", "vocab.json"):
+            shutil.copyfile(Path(row["checkpoint"]) / name, target / name)
+        loaded = load_checkpoint(target / "model.pt")
+        test = evaluate(loaded.model, PaddedBatches(data.test, 256), loaded.model.head.weight.device)
+        scored[family] = {**row, "checkpoint": str(target / "model.pt"), "test_acc": test.acc,
+                          "test_confusion": _confusion(test.labels, test.preds, len(data.class_names)),
+                          "class_names": list(data.class_names)}
+    return scored
+
+
+def _confusion(labels, preds, n: int) -> list[list[int]]:
+    matrix = [[0] * n for _ in range(n)]
+    for truth, pred in zip(labels.tolist(), preds.tolist()):
+        matrix[truth][pred] += 1
+    return matrix
+
+
+def prepare_run_dir(cfg: Config, name: str | None, storage: str | None) -> Path:
+    """A new run directory under `storage` with config.json written first (what was asked)."""
+    root = Path(storage or cfg.sweep.storage or os.environ.get("RNN_TUNE_STORAGE", "runs")).expanduser().resolve()
+    run_dir = root / (name or cfg.sweep.name or time.strftime("sweep-%Y%m%d-%H%M%S"))
+    if (run_dir / CONFIG_FILE).exists():
+        raise ConfigError(f"run directory {run_dir} already exists; resume it with --resume {run_dir} or pick another --name")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_config_json(cfg, run_dir / CONFIG_FILE)
+    return run_dir
+
+
+def load_run_config(run_dir: Path) -> Config:
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise ConfigError(f"{run_dir} is not an rnn-tune sweep directory (no {CONFIG_FILE}); pass the directory the sweep printed")
+    if not (run_dir / "tuner.pkl").is_file():
+        raise ConfigError(f"{run_dir} has no Ray Tune state to resume (tuner.pkl); start a new sweep instead")
+    return read_config_json(run_dir / CONFIG_FILE)

@@ -1,0 +1,92 @@
+"""The Ray Tune trial: rebuild the config, train epoch by epoch, checkpoint and report each epoch."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from data.prepare import PreparedData
+from models import count_parameters
+from tune.checkpoint import load_checkpoint, save_checkpoint
+from tune.config import Config
+from tune.device import describe, resolve_device
+from tune.training import NonFiniteLossError, make_optimizer, model_for, set_seed, train_epochs
+
+FAULT_ENV = "RNN_TUNE_FAULT"
+
+
+def trial_config(base: dict[str, Any], sampled: dict[str, Any]) -> Config:
+    """Ray's dict of sampled values -> the typed run config (unknown keys rejected)."""
+    return Config.from_dict(base).with_train(**sampled)
+
+
+def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: PreparedData) -> None:
+    cfg = trial_config(base, sampled)
+    started = time.perf_counter()
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    torch.set_num_threads(max(1, int(cpus)))
+    device = resolve_device(cfg.train.device)
+    set_seed(cfg.train.seed)
+    model = model_for(cfg.train, len(data.vocab), len(data.class_names)).to(device)
+    _inject_nan(model, cfg.train.model)
+    optimizer = make_optimizer(model, cfg.train)
+    start_epoch = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as directory:
+            restored = load_checkpoint(Path(directory) / "model.pt", device)
+        model.load_state_dict(restored.model.state_dict())
+        optimizer.load_state_dict(restored.optimizer_state)
+        start_epoch = restored.epoch
+    first_step: list[float] = []
+
+    def on_batch(step: int, total: int) -> None:
+        if not first_step:
+            first_step.append(time.perf_counter() - started)
+
+    static = {"model": cfg.train.model, "device": describe(device), "node_id": ray.get_runtime_context().get_node_id(),
+              "parameters": count_parameters(model), "cpus": cpus}
+    try:
+        for report in train_epochs(model, optimizer, data, cfg.train, device, cfg.train.epochs, start_epoch, on_batch):
+            _inject_fault(report.epoch)
+            metrics = {"epoch": report.epoch, "train_loss": report.train.loss, "train_acc": report.train.acc,
+                       "val_loss": report.val.loss, "val_acc": report.val.acc, "samples_per_s": report.train.samples_per_s,
+                       "epoch_s": report.train.seconds, "startup_s": first_step[0] if first_step else None,
+                       "resumed_from_epoch": start_epoch, "error": None, **static}
+            with tempfile.TemporaryDirectory() as directory:
+                save_checkpoint(Path(directory) / "model.pt", model, cfg, data.vocab, data.class_names, report.epoch,
+                                {k: v for k, v in metrics.items() if k != "startup_s"}, optimizer)
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+    except NonFiniteLossError as exc:
+        # End this trial as failed without a retry: rerunning from its checkpoint would diverge again.
+        tune.report({"epoch": start_epoch, "val_acc": 0.0, "val_loss": float("inf"), "error": f"NonFiniteLossError: {exc}",
+                     "startup_s": first_step[0] if first_step else None, **static})
+
+
+def _inject_nan(model: torch.nn.Module, family: str) -> None:
+    """Testing hook: RNN_TUNE_FAULT=nan:FAMILY corrupts that family's embedding so its loss is NaN."""
+    if os.environ.get(FAULT_ENV, "") == f"nan:{family}":
+        with torch.no_grad():
+            model.embedding.weight.fill_(float("nan"))
+
+
+def _inject_fault(epoch: int) -> None:
+    """Testing hook: RNN_TUNE_FAULT=crash_once:EPOCH:MARKER_FILE crashes one trial once at EPOCH."""
+    spec = os.environ.get(FAULT_ENV, "")
+    if not spec.startswith("crash_once:"):
+        return
+    _, at_epoch, marker = spec.split(":", 2)
+    if epoch == int(at_epoch):
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.close(fd)
+        raise RuntimeError(f"injected crash at epoch {epoch} ({FAULT_ENV})")
