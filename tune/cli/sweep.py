@@ -75,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
     for family, best in s["by_family"].items():
         print(f"  best {family:4s} val_acc {best['val_acc']:.2%}  test_acc {best['test_acc']:.2%}  {best['checkpoint']}")
     if not args.no_report:
-        from results.report import write_report
+        from tune.cli.report import make_report
 
-        paths = write_report([run_dir], run_dir)
+        paths = make_report([run_dir], run_dir)
         print(f"report: {paths['html']}")
     print(f"summary: {run_dir / 'summary.json'}")
     return 0
