@@ -19,6 +19,7 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
@@ -32,6 +33,7 @@ from tune.trial import run_trial
 
 CONFIG_FILE = "config.json"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PACKAGES = ("data", "models", "tune")
 
 
 @dataclass(frozen=True)
@@ -54,25 +56,61 @@ def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
     return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / 'optuna.db'}"
 
 
-def start_ray(cfg: Config, quiet: bool = False) -> None:
-    """Join `--address` or start a local Ray; the local dashboard binds 127.0.0.1 unless told otherwise."""
+def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
+    """Join a cluster (`--address`, or the one a Ray Job runs in) or start a local Ray.
+
+    A local Ray's dashboard binds 127.0.0.1 unless `--dashboard-host` says otherwise. Joining from
+    outside, the project's packages travel to the workers in the runtime environment, so nodes
+    need no manual install.
+    """
     s = cfg.sweep
-    if s.dashboard and s.dashboard_host not in LOOPBACK:
-        print(f"WARNING: the Ray dashboard will listen on {s.dashboard_host}:{s.dashboard_port}. Ray's job API runs any "
-              "code sent to it (CVE-2023-48022): expose it only on a trusted network, or enable Ray token authentication.")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # experiment state at most 1 s old when a driver dies
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "namespace": "rnn-tune"}
+    in_job = inside_ray_job()
+    if not in_job:
+        kwargs["job_config"] = ray.job_config.JobConfig(metadata={"rnn_tune_sweep": run_name})
     if s.address:
         kwargs["address"] = s.address
-        kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1] / p) for p in ("data", "models", "tune")]}
-    else:
+        if not in_job:
+            kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1] / p) for p in PACKAGES]}
+    elif not os.environ.get("RAY_ADDRESS"):
+        if s.dashboard and s.dashboard_host not in LOOPBACK:
+            print(f"WARNING: the Ray dashboard will listen on {s.dashboard_host}:{s.dashboard_port}. Ray's job API runs any "
+                  "code sent to it (CVE-2023-48022): expose it only on a trusted network, with Ray token authentication on.")
         kwargs.update(include_dashboard=s.dashboard, dashboard_host=s.dashboard_host, dashboard_port=s.dashboard_port)
     context = ray.init(**kwargs)
     if not quiet and s.dashboard and getattr(context, "dashboard_url", None):
-        print(f"dashboard: http://{context.dashboard_url}")
+        print(f"dashboard: http://{context.dashboard_url}", flush=True)
+
+
+def inside_ray_job() -> bool:
+    return bool(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR"))
+
+
+def check_storage_visible(run_dir: Path) -> None:
+    """On a multi-node cluster, fail early unless every node sees the run directory (shared storage).
+
+    Since Ray 2.7 checkpoints are no longer synced to the head node: a node-local path would lose them.
+    """
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    if len(nodes) < 2:
+        return
+    marker = run_dir / f".visible-{os.getpid()}"
+    marker.write_text("rnn-tune")
+    try:
+        probe = ray.remote(num_cpus=0)(os.path.exists)
+        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(str(marker))
+                for n in nodes]
+        seen = ray.get(refs, timeout=120)
+    finally:
+        marker.unlink(missing_ok=True)
+    blind = [n["NodeManagerAddress"] for n, ok in zip(nodes, seen) if not ok]
+    if blind:
+        raise ConfigError(f"--storage {run_dir.parent} is not visible from node(s) {', '.join(blind)}: on a multi-node "
+                          "cluster use a directory every node mounts (e.g. NFS) so checkpoints are not lost")
 
 
 def trainable(cfg: Config, data: PreparedData):
@@ -84,13 +122,16 @@ def trainable(cfg: Config, data: PreparedData):
 def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False) -> SweepOutcome:
     """Run (or resume) the sweep in `run_dir`, then score each family's best checkpoint on test."""
     started = time.time()
+    if inside_ray_job():
+        os.chdir(run_dir)  # Ray may re-extract the job's working_dir (our cwd) while the sweep runs
     data = prepare_data(cfg.data)
     if not quiet:
         print(f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab {len(data.vocab)}"
               f" ({'cache' if data.cache_hit else 'prepared'})", flush=True)
     storage_url = optuna_storage_url(cfg, run_dir)
-    start_ray(cfg, quiet)
+    start_ray(cfg, run_dir.name, quiet)
     try:
+        check_storage_visible(run_dir)
         if resume:
             tuner = tune.Tuner.restore(str(run_dir), trainable=trainable(cfg, data), resume_unfinished=True, resume_errored=False)
         else:

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, DataError, FileNotFoundError) as exc:
+    except (ConfigError, DataError) as exc:
         print(f"rnn-tune {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

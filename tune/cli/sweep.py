@@ -51,9 +51,13 @@ def add_parser(subparsers) -> None:
 
 
 def sweep_config(args: argparse.Namespace) -> Config:
+    """preset <- TOML <- flags, with file paths made absolute so `--resume` works from any directory."""
     base = merge(Config(), PRESETS[args.preset or "default"])
     overrides = {k: getattr(args, k) for k in SWEEP_FLAGS if getattr(args, k, None) is not None}
-    return config_from_args(args, base, {"sweep": overrides})
+    cfg = config_from_args(args, base, {"sweep": overrides})
+    paths = {k: str(Path(v).expanduser().resolve()) for k in ("data_dir", "cache_dir", "train_file", "test_file")
+             if (v := getattr(cfg.data, k))}
+    return merge(cfg, {"data": paths})
 
 
 def run(args: argparse.Namespace) -> int:
