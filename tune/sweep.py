@@ -25,7 +25,7 @@ from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
 from tune.checkpoint import load_checkpoint
 from tune.config import Config, ConfigError, read_config_json, write_config_json
-from tune.records import LiveProgress, TrialRecorder, trial_status
+from tune.records import RECORDS_FILE, LiveProgress, TrialRecorder, trial_status
 from tune.search_space import family_first_points, tune_space
 from tune.summary import write_summary
 from tune.training import evaluate
@@ -54,6 +54,22 @@ class TrialNamer:
 
 def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
     return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / 'optuna.db'}"
+
+
+def is_uri(storage: str | None) -> bool:
+    return bool(storage) and "://" in storage
+
+
+def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
+    """(storage root, experiment path) for Ray Tune's trial files and checkpoints.
+
+    With a cloud URI (s3://, gs://, anything pyarrow's filesystems read) Ray keeps checkpoints
+    there and the driver's plain files stay in the local run directory.
+    """
+    if is_uri(cfg.sweep.storage):
+        base, _, query = cfg.sweep.storage.partition("?")
+        return cfg.sweep.storage, f"{base.rstrip('/')}/{run_dir.name}" + (f"?{query}" if query else "")
+    return str(run_dir.parent), str(run_dir)
 
 
 def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
@@ -131,9 +147,11 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
     storage_url = optuna_storage_url(cfg, run_dir)
     start_ray(cfg, run_dir.name, quiet)
     try:
-        check_storage_visible(run_dir)
+        if not is_uri(cfg.sweep.storage):
+            check_storage_visible(run_dir)
         if resume:
-            tuner = tune.Tuner.restore(str(run_dir), trainable=trainable(cfg, data), resume_unfinished=True, resume_errored=False)
+            tuner = tune.Tuner.restore(experiment_location(cfg, run_dir)[1], trainable=trainable(cfg, data),
+                                       resume_unfinished=True, resume_errored=False)
         else:
             tuner = _new_tuner(cfg, data, run_dir, storage_url, quiet)
         results = tuner.fit()
@@ -163,7 +181,7 @@ def _new_tuner(cfg: Config, data: PreparedData, run_dir: Path, storage_url: str,
                                     time_budget_s=s.time_budget_s, trial_name_creator=TrialNamer(run_dir.name),
                                     trial_dirname_creator=TrialNamer(run_dir.name)),
         run_config=tune.RunConfig(
-            name=run_dir.name, storage_path=str(run_dir.parent), verbose=0,
+            name=run_dir.name, storage_path=experiment_location(cfg, run_dir)[0], verbose=0,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints, checkpoint_score_attribute="val_acc",
                                                     checkpoint_score_order="max"),
@@ -185,11 +203,11 @@ def _row(result, cfg: Config) -> dict[str, Any]:
     return {"trial_id": metrics.get("trial_id") or Path(result.path).name, "family": config.get("model", cfg.train.model),
             "config": config, "status": trial_status(ray_status, metrics, cfg.train.epochs), "val_acc": best_acc,
             "epochs": int(good["epoch"].max()) if good is not None and len(good) else 0,
-            "checkpoint": checkpoint.path if checkpoint else None, "error": error}
+            "checkpoint": checkpoint, "error": error}
 
 
 def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path) -> dict[str, dict[str, Any]]:
-    """Copy each family's best checkpoint to RUN_DIR/best/FAMILY/ and score it once on the test split."""
+    """Fetch each family's best checkpoint to RUN_DIR/best/FAMILY/ and score it once on the test split."""
     best: dict[str, dict[str, Any]] = {}
     for row in rows:
         if row["checkpoint"] and row["val_acc"] is not None:
@@ -199,9 +217,8 @@ def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path) -
     scored = {}
     for family, row in sorted(best.items()):
         target = run_dir / "best" / family
-        target.mkdir(parents=True, exist_ok=True)
-        for name in ("model.pt", "vocab.json"):
-            shutil.copyfile(Path(row["checkpoint"]) / name, target / name)
+        shutil.rmtree(target, ignore_errors=True)
+        row["checkpoint"].to_directory(str(target))
         loaded = load_checkpoint(target / "model.pt")
         test = evaluate(loaded.model, PaddedBatches(data.test, 256), loaded.model.head.weight.device)
         scored[family] = {**row, "checkpoint": str(target / "model.pt"), "test_acc": test.acc,
@@ -217,11 +234,15 @@ def _confusion(labels, preds, n: int) -> list[list[int]]:
     return matrix
 
 
-def prepare_run_dir(cfg: Config, name: str | None, storage: str | None) -> Path:
-    """A new run directory under `storage` with config.json written first (what was asked)."""
-    root = Path(storage or cfg.sweep.storage or os.environ.get("RNN_TUNE_STORAGE", "runs")).expanduser().resolve()
-    run_dir = root / (name or cfg.sweep.name or time.strftime("sweep-%Y%m%d-%H%M%S"))
-    if (run_dir / CONFIG_FILE).exists():
+def prepare_run_dir(cfg: Config) -> Path:
+    """A new run directory `storage/name` with config.json written first (what was asked).
+
+    With a cloud `storage` URI, the run directory for the driver's plain files is
+    `$RNN_TUNE_LOCAL_RUNS/name` (default `runs/name`) and Ray keeps checkpoints at the URI.
+    """
+    root = os.environ.get("RNN_TUNE_LOCAL_RUNS", "runs") if is_uri(cfg.sweep.storage) else cfg.sweep.storage
+    run_dir = Path(root).expanduser().resolve() / cfg.sweep.name
+    if (run_dir / RECORDS_FILE).exists():
         raise ConfigError(f"run directory {run_dir} already exists; resume it with --resume {run_dir} or pick another --name")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_json(cfg, run_dir / CONFIG_FILE)
@@ -231,6 +252,7 @@ def prepare_run_dir(cfg: Config, name: str | None, storage: str | None) -> Path:
 def load_run_config(run_dir: Path) -> Config:
     if not (run_dir / CONFIG_FILE).is_file():
         raise ConfigError(f"{run_dir} is not an rnn-tune sweep directory (no {CONFIG_FILE}); pass the directory the sweep printed")
-    if not (run_dir / "tuner.pkl").is_file():
+    cfg = read_config_json(run_dir / CONFIG_FILE)
+    if not is_uri(cfg.sweep.storage) and not (run_dir / "tuner.pkl").is_file():
         raise ConfigError(f"{run_dir} has no Ray Tune state to resume (tuner.pkl); start a new sweep instead")
-    return read_config_json(run_dir / CONFIG_FILE)
+    return cfg

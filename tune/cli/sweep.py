@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import time
 from pathlib import Path
 
 from tune.cli.options import add_data_options, add_train_options, config_from_args
@@ -11,7 +13,8 @@ from tune.config import Config, ConfigError, merge
 from tune.presets import PRESETS
 
 SWEEP_FLAGS = ("num_samples", "time_budget_s", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "grace_period",
-               "reduction_factor", "max_failures", "optuna_storage", "address", "dashboard", "dashboard_host", "dashboard_port")
+               "reduction_factor", "max_failures", "optuna_storage", "address", "dashboard", "dashboard_host", "dashboard_port",
+               "name", "storage")
 
 
 def parse_duration(text: str) -> float:
@@ -39,7 +42,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--max-failures", type=int, help="retries of a crashed trial from its last checkpoint (default 2)")
     g.add_argument("--optuna-storage", help="Optuna RDB URL (default sqlite:///RUN_DIR/optuna.db)")
     g.add_argument("--name", help="run name (default sweep-YYYYmmdd-HHMMSS)")
-    g.add_argument("--storage", help="directory that holds run directories (default ./runs or $RNN_TUNE_STORAGE)")
+    g.add_argument("--storage", help="directory (shared on a cluster) or cloud URI (s3://, gs://) for runs (default ./runs or $RNN_TUNE_STORAGE)")
     g.add_argument("--address", help="join an existing Ray cluster (HOST:PORT, ray://HOST:PORT or auto)")
     g.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted sweep")
     g.add_argument("--dashboard-host", help="dashboard bind address (default 127.0.0.1)")
@@ -57,7 +60,11 @@ def sweep_config(args: argparse.Namespace) -> Config:
     cfg = config_from_args(args, base, {"sweep": overrides})
     paths = {k: str(Path(v).expanduser().resolve()) for k in ("data_dir", "cache_dir", "train_file", "test_file")
              if (v := getattr(cfg.data, k))}
-    return merge(cfg, {"data": paths})
+    storage = cfg.sweep.storage or os.environ.get("RNN_TUNE_STORAGE") or "runs"
+    if "://" not in storage:
+        storage = str(Path(storage).expanduser().resolve())
+    name = cfg.sweep.name or time.strftime("sweep-%Y%m%d-%H%M%S")
+    return merge(cfg, {"data": paths, "sweep": {"storage": storage, "name": name}})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_run_config(run_dir)
     else:
         cfg = sweep_config(args)
-        run_dir = prepare_run_dir(cfg, args.name, args.storage)
+        run_dir = prepare_run_dir(cfg)
     if args.address and args.resume:
         raise ConfigError("--address cannot change on --resume; the run's config.json fixes it")
     print(f"run directory: {run_dir}", flush=True)
