@@ -121,6 +121,12 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path):
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 6
 
 
+def test_gpu_request_without_gpus_fails_early(tmp_path):
+    result = sweep("--dataset", "synthetic", "--gpus-per-trial", "0.25", "--storage", str(tmp_path), "--name", "gpu", *TINY)
+    assert result.returncode == 2 and "no node has 1 CPUs and 0.25 GPUs" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_resume_of_a_foreign_directory_is_a_clear_error(tmp_path):
     result = sweep("--resume", str(tmp_path))
     assert result.returncode == 2 and "not an rnn-tune sweep directory" in result.stderr

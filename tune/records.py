@@ -72,6 +72,12 @@ class LiveProgress(Callback):
         self.epochs, self.quiet, self.every_s = epochs, quiet, every_s
         self.started = time.time()
         self.last_line, self.last_print = "", 0.0
+        self.best: tuple[float, str, str] | None = None
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        acc = result.get("val_acc")
+        if acc is not None and not result.get("error") and (self.best is None or acc > self.best[0]):
+            self.best = (acc, result.get("model", "?"), trial.trial_id)
 
     def on_experiment_end(self, trials, **info):
         self.every_s = 0.0
@@ -81,19 +87,14 @@ class LiveProgress(Callback):
         if self.quiet:
             return
         counts: dict[str, int] = {}
-        best = None
         for trial in trials:
-            result = trial.last_result or {}
-            status = trial_status(trial.status, result, self.epochs)
+            status = trial_status(trial.status, trial.last_result or {}, self.epochs)
             counts[status] = counts.get(status, 0) + 1
-            acc = result.get("val_acc")
-            if acc is not None and not result.get("error") and (best is None or acc > best[0]):
-                best = (acc, result.get("model", "?"), trial.trial_id)
         line = ("running {running}  pending {pending}  completed {completed}  stopped early {stopped_early}  "
                 "errored {errored}").format(**{k: counts.get(k, 0) for k in
                                                ("running", "pending", "completed", "stopped_early", "errored")})
-        if best:
-            line += f"  | best val_acc {best[0]:.2%} ({best[1]}, {best[2]})"
+        if self.best:
+            line += f"  | best val_acc {self.best[0]:.2%} ({self.best[1]}, {self.best[2]})"
         now = time.time()
         if line != self.last_line and now - self.last_print >= self.every_s:
             print(f"[{_clock(now - self.started)}] {line}", flush=True, file=sys.stdout)

@@ -129,6 +129,16 @@ def check_storage_visible(run_dir: Path) -> None:
                           "cluster use a directory every node mounts (e.g. NFS) so checkpoints are not lost")
 
 
+def check_resources(cfg: Config) -> None:
+    """Fail early when no node can ever hold one trial (Ray would leave it pending forever)."""
+    nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+    s = cfg.sweep
+    if not any(r.get("CPU", 0) >= s.cpus_per_trial and r.get("GPU", 0) >= s.gpus_per_trial for r in nodes):
+        largest = max(nodes, key=lambda r: (r.get("GPU", 0), r.get("CPU", 0)), default={})
+        raise ConfigError(f"no node has {s.cpus_per_trial:g} CPUs and {s.gpus_per_trial:g} GPUs for one trial (largest: "
+                          f"{largest.get('CPU', 0):g} CPUs, {largest.get('GPU', 0):g} GPUs); lower --cpus-per-trial/--gpus-per-trial")
+
+
 def trainable(cfg: Config, data: PreparedData):
     """The trial function with the base config and the prepared data in Ray's object store (put once)."""
     resources = {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
@@ -147,6 +157,7 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
     storage_url = optuna_storage_url(cfg, run_dir)
     start_ray(cfg, run_dir.name, quiet)
     try:
+        check_resources(cfg)
         if not is_uri(cfg.sweep.storage):
             check_storage_visible(run_dir)
         if resume:
