@@ -121,6 +121,14 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path):
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 6
 
 
+def test_time_budget_stops_starting_trials(tmp_path):
+    result = sweep("--dataset", "synthetic", "--synthetic-samples", "3000", "--num-samples", "40", "--epochs", "2",
+                   "--time-budget", "12s", "--storage", str(tmp_path), "--name", "budget", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "budget" / "summary.json").read_text())
+    assert 1 <= summary["trials"] < 40 and summary["wall_s"] < 120
+
+
 def test_gpu_request_without_gpus_fails_early(tmp_path):
     result = sweep("--dataset", "synthetic", "--gpus-per-trial", "0.25", "--storage", str(tmp_path), "--name", "gpu", *TINY)
     assert result.returncode == 2 and "no node has 1 CPUs and 0.25 GPUs" in result.stderr

@@ -83,7 +83,7 @@ class SweepConfig:
     grace_period: int = 1
     reduction_factor: int = 3
     max_failures: int = 2
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = 1
     optuna_storage: str | None = None
     address: str | None = None
     dashboard: bool = True
@@ -95,6 +95,8 @@ class SweepConfig:
         out = []
         if self.num_samples < 1:
             out.append(f"num_samples must be >= 1, got {self.num_samples}")
+        if self.keep_checkpoints < 1 or self.max_failures < 0:
+            out.append("keep_checkpoints must be >= 1 and max_failures >= 0")
         if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
             out.append("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
         if self.grace_period < 1 or self.reduction_factor < 2:

@@ -93,13 +93,22 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
         if not in_job:
             kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1] / p) for p in PACKAGES]}
     elif not os.environ.get("RAY_ADDRESS"):
-        if s.dashboard and s.dashboard_host not in LOOPBACK:
-            print(f"WARNING: the Ray dashboard will listen on {s.dashboard_host}:{s.dashboard_port}. Ray's job API runs any "
-                  "code sent to it (CVE-2023-48022): expose it only on a trusted network, with Ray token authentication on.")
+        warning = dashboard_warning(cfg)
+        if warning:
+            print(warning, flush=True)
         kwargs.update(include_dashboard=s.dashboard, dashboard_host=s.dashboard_host, dashboard_port=s.dashboard_port)
     context = ray.init(**kwargs)
     if not quiet and s.dashboard and getattr(context, "dashboard_url", None):
         print(f"dashboard: http://{context.dashboard_url}", flush=True)
+
+
+def dashboard_warning(cfg: Config) -> str | None:
+    """The warning printed when the local dashboard binds anything but loopback."""
+    s = cfg.sweep
+    if not s.dashboard or s.dashboard_host in LOOPBACK:
+        return None
+    return (f"WARNING: the Ray dashboard will listen on {s.dashboard_host}:{s.dashboard_port}. Ray's job API runs any code "
+            "sent to it (CVE-2023-48022): expose it only on a trusted network, with Ray token authentication on.")
 
 
 def inside_ray_job() -> bool:

@@ -13,7 +13,7 @@ from tune.config import Config, ConfigError, merge
 from tune.presets import PRESETS
 
 SWEEP_FLAGS = ("num_samples", "time_budget_s", "max_concurrent", "cpus_per_trial", "gpus_per_trial", "grace_period",
-               "reduction_factor", "max_failures", "optuna_storage", "address", "dashboard", "dashboard_host", "dashboard_port",
+               "reduction_factor", "max_failures", "keep_checkpoints", "optuna_storage", "address", "dashboard", "dashboard_host", "dashboard_port",
                "name", "storage")
 
 
@@ -40,6 +40,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial can be stopped")
     g.add_argument("--reduction-factor", type=int, help="ASHA: keep 1/N of trials at each rung")
     g.add_argument("--max-failures", type=int, help="retries of a crashed trial from its last checkpoint (default 2)")
+    g.add_argument("--keep-checkpoints", type=int, help="best checkpoints kept per trial, besides its latest (default 1)")
     g.add_argument("--optuna-storage", help="Optuna RDB URL (default sqlite:///RUN_DIR/optuna.db)")
     g.add_argument("--name", help="run name (default sweep-YYYYmmdd-HHMMSS)")
     g.add_argument("--storage", help="directory (shared on a cluster) or cloud URI (s3://, gs://) for runs (default ./runs or $RNN_TUNE_STORAGE)")

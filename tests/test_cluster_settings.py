@@ -1,4 +1,4 @@
-"""Run storage on a cloud URI: a real S3 API (moto's server on 127.0.0.1) through pyarrow's S3 filesystem."""
+"""Cluster settings: run storage on a cloud URI (a real S3 API, moto on 127.0.0.1, via pyarrow) and dashboard binding."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from tune.config import Config
-from tune.sweep import experiment_location
+from tune.sweep import dashboard_warning, experiment_location
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -24,6 +24,13 @@ def test_experiment_location_for_paths_and_uris(tmp_path):
     remote = Config.from_dict({"sweep": {"storage": "s3://bucket/runs/?endpoint_override=h:1&scheme=http", "name": "a"}})
     assert experiment_location(remote, tmp_path / "a") == ("s3://bucket/runs/?endpoint_override=h:1&scheme=http",
                                                            "s3://bucket/runs/a?endpoint_override=h:1&scheme=http")
+
+
+def test_dashboard_binds_loopback_unless_told_and_warns():
+    assert Config().sweep.dashboard_host == "127.0.0.1" and dashboard_warning(Config()) is None
+    exposed = Config.from_dict({"sweep": {"dashboard_host": "0.0.0.0"}})
+    assert "CVE-2023-48022" in dashboard_warning(exposed) and "0.0.0.0:8265" in dashboard_warning(exposed)
+    assert dashboard_warning(Config.from_dict({"sweep": {"dashboard_host": "0.0.0.0", "dashboard": False}})) is None
 
 
 @pytest.fixture
