@@ -96,17 +96,21 @@ def test_nan_trial_fails_alone(tmp_path):
     assert error.startswith("NonFiniteLossError: loss became nan")
 
 
-def test_killed_driver_resumes_without_rerunning_finished_trials(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, stop):
     args = ["--dataset", "synthetic", "--synthetic-samples", "3000", "--num-samples", "6", "--epochs", "3",
             "--grace-period", "3", "--storage", str(tmp_path), "--name", "resume", *TINY]
-    driver = subprocess.Popen(["rnn-tune", "sweep", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(["rnn-tune", "sweep", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "resume"
     deadline = time.time() + 300
     while time.time() < deadline and sum(r["event"] == "complete" for r in records(run_dir)) < 2:
         time.sleep(0.5)
     time.sleep(2)  # the experiment state is snapshotted every second (TUNE_GLOBAL_CHECKPOINT_S=1)
-    driver.send_signal(signal.SIGKILL)
-    driver.wait(timeout=60)
+    driver.send_signal(stop)
+    _, err = driver.communicate(timeout=120)
+    if stop == signal.SIGINT:
+        assert driver.returncode == 130 and f"rnn-tune sweep --resume {run_dir}" in err
+        assert not (run_dir / "summary.json").exists()
     before = records(run_dir)
     finished = {r["trial_id"] for r in before if r["event"] == "complete"}
     assert 2 <= len(finished) < 6

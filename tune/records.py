@@ -39,6 +39,19 @@ def trial_status(ray_status: str, last_result: dict[str, Any], epochs: int) -> s
     return "running" if ray_status == "RUNNING" else "pending"
 
 
+def unfinished_trials(run_dir: Path) -> set[str]:
+    """Trials that started but never completed nor errored: the sweep was interrupted (Ctrl-C)."""
+    started, ended = set(), set()
+    path = Path(run_dir) / RECORDS_FILE
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        (started if record["event"] == "start" else ended if record["event"] in ("complete", "error") else set()).add(record["trial_id"])
+    return started - ended
+
+
 class TrialRecorder(Callback):
     """Appends every trial event to RUN_DIR/trials.jsonl (flushed per line, so a crash loses nothing)."""
 

@@ -25,7 +25,7 @@ from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
 from tune.checkpoint import load_checkpoint
 from tune.config import Config, ConfigError, read_config_json, write_config_json
-from tune.records import RECORDS_FILE, LiveProgress, TrialRecorder, trial_status
+from tune.records import RECORDS_FILE, LiveProgress, TrialRecorder, trial_status, unfinished_trials
 from tune.search_space import family_first_points, tune_space
 from tune.summary import write_summary
 from tune.training import evaluate
@@ -40,6 +40,13 @@ PACKAGES = ("data", "models", "tune")
 class SweepOutcome:
     run_dir: Path
     summary: dict[str, Any]
+
+
+class SweepInterrupted(Exception):
+    """The driver was interrupted (Ctrl-C) before every trial finished; the state is saved for --resume."""
+
+    def __init__(self, run_dir: Path, unfinished: int):
+        super().__init__(f"interrupted with {unfinished} trial(s) unfinished; continue with: rnn-tune sweep --resume {run_dir}")
 
 
 class TrialNamer:
@@ -178,6 +185,9 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
         rows = [_row(result, cfg) for result in results]
     finally:
         ray.shutdown()
+    unfinished = unfinished_trials(run_dir)
+    if unfinished:
+        raise SweepInterrupted(run_dir, len(unfinished))
     best_by_family = _score_best(rows, data, run_dir)
     summary = write_summary(run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started)
     return SweepOutcome(run_dir, summary)

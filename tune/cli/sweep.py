@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def sweep_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tune.sweep import load_run_config, prepare_run_dir, run_sweep
+    from tune.sweep import SweepInterrupted, load_run_config, prepare_run_dir, run_sweep
 
     if args.resume:
         run_dir = Path(args.resume).expanduser().resolve()
@@ -80,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
     if args.address and args.resume:
         raise ConfigError("--address cannot change on --resume; the run's config.json fixes it")
     print(f"run directory: {run_dir}", flush=True)
-    outcome = run_sweep(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
+    try:
+        outcome = run_sweep(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
+    except SweepInterrupted as exc:
+        print(f"rnn-tune sweep: {exc}", file=sys.stderr)
+        return 130
     s = outcome.summary
     print(f"trials {s['trials']}: completed {s['completed']}, stopped early {s['stopped_early']}, errored {s['errored']}"
           f" in {s['wall_s']:.0f}s")
