@@ -12,8 +12,9 @@ import urllib.request
 
 import pytest
 
+from tune.cluster import dashboard_warning
 from tune.config import Config
-from tune.sweep import dashboard_warning, experiment_location
+from tune.sweep import experiment_location
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
 

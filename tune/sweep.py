@@ -1,12 +1,11 @@
-"""The sweep launcher: Ray runtime, Optuna search, ASHA, placement, storage and resume.
+"""The sweep launcher: Optuna search, ASHA, placement, checkpoints, storage, resume and the summary.
 
-This module and `trial.py`, `records.py` and `search_space.py` are the only places that call
-Ray Tune and Optuna; their APIs move, so the calls are few and kept here.
+With `cluster.py`, `trial.py`, `records.py`, `search_space.py` and `optuna_study.py` this is the
+only code that calls Ray Tune and Optuna; their APIs move, so the calls are few and kept here.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import time
@@ -19,11 +18,11 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
 from tune.checkpoint import load_checkpoint
+from tune.cluster import check_resources, check_storage_visible, inside_ray_job, start_ray
 from tune.config import Config, ConfigError, read_config_json, write_config_json
 from tune.records import RECORDS_FILE, LiveProgress, TrialRecorder, trial_status, unfinished_trials
 from tune.search_space import family_first_points, tune_space
@@ -32,8 +31,6 @@ from tune.training import evaluate
 from tune.trial import run_trial
 
 CONFIG_FILE = "config.json"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-PACKAGES = ("data", "models", "tune")
 
 
 @dataclass(frozen=True)
@@ -77,82 +74,6 @@ def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
         base, _, query = cfg.sweep.storage.partition("?")
         return cfg.sweep.storage, f"{base.rstrip('/')}/{run_dir.name}" + (f"?{query}" if query else "")
     return str(run_dir.parent), str(run_dir)
-
-
-def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
-    """Join a cluster (`--address`, or the one a Ray Job runs in) or start a local Ray.
-
-    A local Ray's dashboard binds 127.0.0.1 unless `--dashboard-host` says otherwise. Joining from
-    outside, the project's packages travel to the workers in the runtime environment, so nodes
-    need no manual install.
-    """
-    s = cfg.sweep
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # experiment state at most 1 s old when a driver dies
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "namespace": "rnn-tune"}
-    in_job = inside_ray_job()
-    if not in_job:
-        kwargs["job_config"] = ray.job_config.JobConfig(metadata={"rnn_tune_sweep": run_name})
-    if s.address:
-        kwargs["address"] = s.address
-        if not in_job:
-            kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1] / p) for p in PACKAGES]}
-    elif not os.environ.get("RAY_ADDRESS"):
-        warning = dashboard_warning(cfg)
-        if warning:
-            print(warning, flush=True)
-        kwargs.update(include_dashboard=s.dashboard, dashboard_host=s.dashboard_host, dashboard_port=s.dashboard_port)
-    context = ray.init(**kwargs)
-    if not quiet and s.dashboard and getattr(context, "dashboard_url", None):
-        print(f"dashboard: http://{context.dashboard_url}", flush=True)
-
-
-def dashboard_warning(cfg: Config) -> str | None:
-    """The warning printed when the local dashboard binds anything but loopback."""
-    s = cfg.sweep
-    if not s.dashboard or s.dashboard_host in LOOPBACK:
-        return None
-    return (f"WARNING: the Ray dashboard will listen on {s.dashboard_host}:{s.dashboard_port}. Ray's job API runs any code "
-            "sent to it (CVE-2023-48022): expose it only on a trusted network, with Ray token authentication on.")
-
-
-def inside_ray_job() -> bool:
-    return bool(os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR"))
-
-
-def check_storage_visible(run_dir: Path) -> None:
-    """On a multi-node cluster, fail early unless every node sees the run directory (shared storage).
-
-    Since Ray 2.7 checkpoints are no longer synced to the head node: a node-local path would lose them.
-    """
-    nodes = [n for n in ray.nodes() if n["Alive"]]
-    if len(nodes) < 2:
-        return
-    marker = run_dir / f".visible-{os.getpid()}"
-    marker.write_text("rnn-tune")
-    try:
-        probe = ray.remote(num_cpus=0)(os.path.exists)
-        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(str(marker))
-                for n in nodes]
-        seen = ray.get(refs, timeout=120)
-    finally:
-        marker.unlink(missing_ok=True)
-    blind = [n["NodeManagerAddress"] for n, ok in zip(nodes, seen) if not ok]
-    if blind:
-        raise ConfigError(f"--storage {run_dir.parent} is not visible from node(s) {', '.join(blind)}: on a multi-node "
-                          "cluster use a directory every node mounts (e.g. NFS) so checkpoints are not lost")
-
-
-def check_resources(cfg: Config) -> None:
-    """Fail early when no node can ever hold one trial (Ray would leave it pending forever)."""
-    nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
-    s = cfg.sweep
-    if not any(r.get("CPU", 0) >= s.cpus_per_trial and r.get("GPU", 0) >= s.gpus_per_trial for r in nodes):
-        largest = max(nodes, key=lambda r: (r.get("GPU", 0), r.get("CPU", 0)), default={})
-        raise ConfigError(f"no node has {s.cpus_per_trial:g} CPUs and {s.gpus_per_trial:g} GPUs for one trial (largest: "
-                          f"{largest.get('CPU', 0):g} CPUs, {largest.get('GPU', 0):g} GPUs); lower --cpus-per-trial/--gpus-per-trial")
 
 
 def trainable(cfg: Config, data: PreparedData):
