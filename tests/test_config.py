@@ -39,3 +39,17 @@ def test_toml_sections(tmp_path):
     (tmp_path / "bad.toml").write_text("[train\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_toml(tmp_path / "bad.toml")
+
+
+def test_sweep_flags_fix_settings_and_resolve_paths(tmp_path, monkeypatch):
+    from tune.cli.main import build_parser
+    from tune.cli.sweep import sweep_config
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["sweep", "--preset", "quick", "--model", "lstm", "--lr", "0.003", "--data-dir", "d",
+                                      "--name", "n", "--time-budget", "2m"])
+    cfg = sweep_config(args)
+    assert "model" not in cfg.sweep.search and "lr" not in cfg.sweep.search and "embed_dim" in cfg.sweep.search
+    assert cfg.train.model == "lstm" and cfg.train.lr == 0.003 and cfg.train.epochs == 3
+    assert cfg.data.data_dir == str(tmp_path / "d") and cfg.sweep.storage == str(tmp_path / "runs")
+    assert cfg.sweep.name == "n" and cfg.sweep.time_budget_s == 120

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tune.cli.options import add_data_options, add_train_options, config_from_args
+from tune.cli.options import add_data_options, add_train_options, config_from_args, overrides_from_args
 from tune.config import Config, ConfigError, merge
 from tune.presets import PRESETS
 
@@ -56,10 +56,16 @@ def add_parser(subparsers) -> None:
 
 
 def sweep_config(args: argparse.Namespace) -> Config:
-    """preset <- TOML <- flags, with file paths made absolute so `--resume` works from any directory."""
+    """preset <- TOML <- flags, with file paths made absolute so `--resume` works from any directory.
+
+    A train flag given on the command line (`--model lstm`) fixes that setting: it leaves the search space.
+    """
     base = merge(Config(), PRESETS[args.preset or "default"])
     overrides = {k: getattr(args, k) for k in SWEEP_FLAGS if getattr(args, k, None) is not None}
     cfg = config_from_args(args, base, {"sweep": overrides})
+    fixed = overrides_from_args(args)["train"].keys() & cfg.sweep.search.keys()
+    if fixed:
+        cfg = merge(cfg, {"sweep": {"search": {k: v for k, v in cfg.sweep.search.items() if k not in fixed}}})
     paths = {k: str(Path(v).expanduser().resolve()) for k in ("data_dir", "cache_dir", "train_file", "test_file")
              if (v := getattr(cfg.data, k))}
     storage = cfg.sweep.storage or os.environ.get("RNN_TUNE_STORAGE") or "runs"
