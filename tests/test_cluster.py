@@ -27,12 +27,12 @@ def free_port() -> int:
 def cluster():
     from ray.cluster_utils import Cluster
 
-    port = free_port()
+    port, client_port = free_port(), free_port()
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": True, "dashboard_host": "127.0.0.1",
-                                                      "dashboard_port": port})
+                                                      "dashboard_port": port, "ray_client_server_port": client_port})
     worker = c.add_node(num_cpus=1)
     c.wait_for_nodes()
-    c.dashboard_port, c.worker = port, worker
+    c.dashboard_port, c.client_port, c.worker = port, client_port, worker
     yield c
     c.shutdown()
 
@@ -105,6 +105,13 @@ def test_ray_job_runs_a_sweep(cluster, tmp_path):
     assert client.get_job_status(job) == JobStatus.SUCCEEDED, logs[-3000:]
     assert f"summary: {tmp_path / 'job' / 'summary.json'}" in logs and "trials 2: completed 2" in logs
     assert (tmp_path / "job" / "summary.json").is_file()
+
+
+def test_ray_client_address(cluster, tmp_path):
+    result = subprocess.run(["rnn-tune", "sweep", "--address", f"ray://127.0.0.1:{cluster.client_port}",
+                             *sweep_args(tmp_path, "client", samples=2)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "client" / "summary.json").read_text())["completed"] == 2
 
 
 def test_losing_the_worker_node_retries_trials_on_the_head(cluster, tmp_path):

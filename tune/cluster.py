@@ -35,7 +35,8 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "namespace": "rnn-tune"}
     in_job = inside_ray_job()
-    if not in_job:
+    client_mode = bool(s.address and s.address.startswith("ray://"))
+    if not in_job and not client_mode:
         kwargs["job_config"] = ray.job_config.JobConfig(metadata={"rnn_tune_sweep": run_name})
     if s.address:
         kwargs["address"] = s.address
