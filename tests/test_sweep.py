@@ -109,14 +109,18 @@ def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, 
     driver.send_signal(stop)
     _, err = driver.communicate(timeout=120)
     if stop == signal.SIGINT:
-        assert driver.returncode == 130 and f"rnn-tune sweep --resume {run_dir}" in err
+        assert driver.returncode == 130 and f"rnn-tune sweep --resume {run_dir}" in err, err[-3000:]
         assert not (run_dir / "summary.json").exists()
     before = records(run_dir)
     finished = {r["trial_id"] for r in before if r["event"] == "complete"}
     assert 2 <= len(finished) < 6
+    if stop == signal.SIGKILL:  # as if the kill had landed while Ray copied its searcher state
+        searcher_state = next(run_dir.glob("searcher-state-*.pkl"))
+        searcher_state.write_bytes(searcher_state.read_bytes()[:10])
 
     result = sweep("--resume", str(run_dir), "--quiet", "--no-report")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert ("repaired searcher-state-" in result.stdout) == (stop == signal.SIGKILL)
     after = records(run_dir)[len(before):]
     assert not finished & {r["trial_id"] for r in after if r["event"] == "start"}
     summary = json.loads((run_dir / "summary.json").read_text())

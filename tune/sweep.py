@@ -24,6 +24,7 @@ from data.prepare import PreparedData, prepare_data
 from tune.checkpoint import load_checkpoint
 from tune.cluster import check_resources, check_storage_visible, inside_ray_job, start_ray
 from tune.config import Config, ConfigError, read_config_json, write_config_json
+from tune.ray_state import repair_state
 from tune.records import RECORDS_FILE, LiveProgress, TrialRecorder, trial_status, unfinished_trials
 from tune.search_space import family_first_points, tune_space
 from tune.summary import write_summary
@@ -98,16 +99,21 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
         if not is_uri(cfg.sweep.storage):
             check_storage_visible(run_dir)
         if resume:
+            if not is_uri(cfg.sweep.storage):
+                for name in repair_state(run_dir):
+                    print(f"repaired {name} from Ray's staging copy (the driver was killed while writing it)", flush=True)
             tuner = tune.Tuner.restore(experiment_location(cfg, run_dir)[1], trainable=trainable(cfg, data),
                                        resume_unfinished=True, resume_errored=False)
         else:
             tuner = _new_tuner(cfg, data, run_dir, storage_url, quiet)
+        fit_started = time.time()
         results = tuner.fit()
         rows = [_row(result, cfg) for result in results]
     finally:
         ray.shutdown()
+    budget = cfg.sweep.time_budget_s
     unfinished = unfinished_trials(run_dir)
-    if unfinished:
+    if unfinished and not (budget is not None and time.time() - fit_started >= budget):
         raise SweepInterrupted(run_dir, len(unfinished))
     best_by_family = _score_best(rows, data, run_dir)
     summary = write_summary(run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started)
