@@ -108,13 +108,13 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
             tuner = _new_tuner(cfg, data, run_dir, storage_url, quiet)
         fit_started = time.time()
         results = tuner.fit()
-        rows = [_row(result, cfg) for result in results]
     finally:
         ray.shutdown()
     budget = cfg.sweep.time_budget_s
     unfinished = unfinished_trials(run_dir)
     if unfinished and not (budget is not None and time.time() - fit_started >= budget):
         raise SweepInterrupted(run_dir, len(unfinished))
+    rows = [_row(result, cfg) for result in results]
     best_by_family = _score_best(rows, data, run_dir)
     summary = write_summary(run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started)
     return SweepOutcome(run_dir, summary)
