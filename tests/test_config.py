@@ -51,5 +51,6 @@ def test_sweep_flags_fix_settings_and_resolve_paths(tmp_path, monkeypatch):
     cfg = sweep_config(args)
     assert "model" not in cfg.sweep.search and "lr" not in cfg.sweep.search and "embed_dim" in cfg.sweep.search
     assert cfg.train.model == "lstm" and cfg.train.lr == 0.003 and cfg.train.epochs == 3
+    assert cfg.data.max_train_samples == 12_000
     assert cfg.data.data_dir == str(tmp_path / "d") and cfg.sweep.storage == str(tmp_path / "runs")
     assert cfg.sweep.name == "n" and cfg.sweep.time_budget_s == 120
