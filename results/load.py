@@ -41,7 +41,7 @@ def load_run(path: str | Path) -> Run:
     if not records:
         raise ReportError(f"{path} has no trial records yet; wait for the first trial to start")
     epochs = epoch_rows(records, path.name)
-    return Run(path.name, path, config, summary, epochs, trial_rows(records, epochs, config, path.name))
+    return Run(path.name, path, config, summary, epochs, trial_rows(records, epochs, config, path.name, summary is not None))
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
@@ -64,8 +64,12 @@ def epoch_rows(records: list[dict[str, Any]], run: str) -> pd.DataFrame:
     return frame.drop_duplicates(["trial_id", "epoch"], keep="last").sort_values(["trial_id", "epoch"]).reset_index(drop=True)
 
 
-def trial_rows(records: list[dict[str, Any]], epochs: pd.DataFrame, config: dict[str, Any], run: str) -> pd.DataFrame:
-    """One row per trial: its full config, final and best val_acc, epochs, status, timing, placement."""
+def trial_rows(records: list[dict[str, Any]], epochs: pd.DataFrame, config: dict[str, Any], run: str,
+               finished: bool = False) -> pd.DataFrame:
+    """One row per trial: its full config, final and best val_acc, epochs, status, timing, placement.
+
+    In a finished run a trial with no end event was cut by the time budget: stopped early.
+    """
     max_epochs = config["train"]["epochs"]
     trials: dict[str, dict[str, Any]] = {}
     for r in records:
@@ -88,7 +92,7 @@ def trial_rows(records: list[dict[str, Any]], epochs: pd.DataFrame, config: dict
         elif t["event"] == "complete":
             status = "completed" if done >= max_epochs else "stopped_early"
         else:
-            status = "running"
+            status = "stopped_early" if finished else "running"
         cfg = t["config"]
         rows.append({
             "run": run, "trial_id": tid,
