@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,20 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
         if warning:
             print(warning, flush=True)
         kwargs.update(include_dashboard=s.dashboard, dashboard_host=s.dashboard_host, dashboard_port=s.dashboard_port)
-    context = ray.init(**kwargs)
+    context = _init_with_retries(kwargs, attempts=3 if client_mode else 1)
     if not quiet and s.dashboard and getattr(context, "dashboard_url", None):
         print(f"dashboard: http://{context.dashboard_url}", flush=True)
+
+
+def _init_with_retries(kwargs: dict[str, Any], attempts: int):
+    """ray.init; a Ray Client server sometimes fails to start its per-client server, so ray:// is retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return ray.init(**kwargs)
+        except ConnectionError as exc:
+            if attempt == attempts:
+                raise ConfigError(f"cannot connect to {kwargs.get('address')} ({type(exc).__name__}); check --address") from None
+            time.sleep(2 * attempt)
 
 
 def dashboard_warning(cfg: Config) -> str | None:
