@@ -37,14 +37,17 @@ def load_run(path: str | Path) -> Run:
         raise ReportError(f"{path} is not an rnn-tune run directory (needs {CONFIG_FILE} and {RECORDS_FILE})")
     config = json.loads((path / CONFIG_FILE).read_text())
     summary = json.loads((path / SUMMARY_FILE).read_text()) if (path / SUMMARY_FILE).is_file() else None
-    records = _read_records(path / RECORDS_FILE)
+    records = read_records(path / RECORDS_FILE)
     if not records:
         raise ReportError(f"{path} has no trial records yet; wait for the first trial to start")
     epochs = epoch_rows(records, path.name)
     return Run(path.name, path, config, summary, epochs, trial_rows(records, epochs, config, path.name, summary is not None))
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The trial records of a trials.jsonl file (none if it is absent), skipping a line cut short."""
+    if not path.is_file():
+        return []
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:

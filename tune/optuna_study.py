@@ -7,10 +7,12 @@ from pathlib import Path
 
 import optuna
 
+from results.load import SUMMARY_FILE
+
 
 def param_importances(run_dir: Path) -> dict[str, float]:
     """Optuna's parameter importances for the run's study; empty when too few trials finished."""
-    summary_path = run_dir / "summary.json"
+    summary_path = run_dir / SUMMARY_FILE
     if not summary_path.is_file():
         return {}
     summary = json.loads(summary_path.read_text())

@@ -15,7 +15,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-RECORDS_FILE = "trials.jsonl"
+from results.load import RECORDS_FILE, read_records
 
 
 def _plain(value: Any) -> Any:
@@ -41,15 +41,9 @@ def trial_status(ray_status: str, last_result: dict[str, Any], epochs: int) -> s
 
 def unfinished_trials(run_dir: Path) -> set[str]:
     """Trials that started but never completed nor errored: the sweep was interrupted (Ctrl-C)."""
-    started, ended = set(), set()
-    path = Path(run_dir) / RECORDS_FILE
-    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        (started if record["event"] == "start" else ended if record["event"] in ("complete", "error") else set()).add(record["trial_id"])
-    return started - ended
+    records = read_records(Path(run_dir) / RECORDS_FILE)
+    started = {r["trial_id"] for r in records if r["event"] == "start"}
+    return started - {r["trial_id"] for r in records if r["event"] in ("complete", "error")}
 
 
 class TrialRecorder(Callback):

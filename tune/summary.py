@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from data.files import atomic_write_text
+from results.load import SUMMARY_FILE
 
-SUMMARY_FILE = "summary.json"
 BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", "test_acc")
 
 

@@ -21,17 +21,16 @@ from ray.tune.search.optuna import OptunaSearch
 
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
+from results.load import CONFIG_FILE, RECORDS_FILE
 from tune.checkpoint import load_checkpoint
 from tune.cluster import check_resources, check_storage_visible, inside_ray_job, start_ray
 from tune.config import Config, ConfigError, read_config_json, write_config_json
 from tune.ray_state import repair_state
-from tune.records import RECORDS_FILE, LiveProgress, TrialRecorder, trial_status, unfinished_trials
+from tune.records import LiveProgress, TrialRecorder, trial_status, unfinished_trials
 from tune.search_space import family_first_points, tune_space
 from tune.summary import write_summary
 from tune.training import evaluate
 from tune.trial import run_trial
-
-CONFIG_FILE = "config.json"
 
 
 @dataclass(frozen=True)

@@ -34,17 +34,17 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: PreparedData)
     torch.set_num_threads(max(1, int(cpus)))
     device = resolve_device(cfg.train.device)
     set_seed(cfg.train.seed)
-    model = model_for(cfg.train, len(data.vocab), len(data.class_names)).to(device)
-    _inject_nan(model, cfg.train.model)
-    optimizer = make_optimizer(model, cfg.train)
-    start_epoch = 0
     checkpoint = tune.get_checkpoint()
+    restored = None
     if checkpoint:
         with checkpoint.as_directory() as directory:
             restored = load_checkpoint(Path(directory) / "model.pt", device)
-        model.load_state_dict(restored.model.state_dict())
+    model = restored.model if restored else model_for(cfg.train, len(data.vocab), len(data.class_names)).to(device)
+    _inject_nan(model, cfg.train.model)
+    optimizer = make_optimizer(model, cfg.train)
+    if restored:
         optimizer.load_state_dict(restored.optimizer_state)
-        start_epoch = restored.epoch
+    start_epoch = restored.epoch if restored else 0
     first_step: list[float] = []
 
     def on_batch(step: int, total: int) -> None:
