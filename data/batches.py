@@ -18,6 +18,18 @@ from data.vocab import PAD_ID
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+def gather_batch(split: EncodedSplit, idx: np.ndarray) -> Batch:
+    """Rows `idx` of a split, padded in one vectorised gather (no per-row Python loop)."""
+    starts = split.offsets[idx]
+    lengths = split.offsets[idx + 1] - starts
+    positions = np.arange(int(lengths.max()))[None, :]
+    real = positions < lengths[:, None]
+    flat = np.minimum(starts[:, None] + positions, len(split.ids) - 1)
+    tokens = np.where(real, split.ids[flat], PAD_ID).astype(np.int64)
+    labels = np.asarray(split.labels[idx], dtype=np.int64)
+    return torch.from_numpy(tokens), torch.from_numpy(lengths), torch.from_numpy(labels)
+
+
 def pad_batch(sequences: list[np.ndarray], labels: np.ndarray) -> Batch:
     """-> tokens (B, T) int64 padded with `<pad>`, lengths (B,) int64, labels (B,) int64."""
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
@@ -34,10 +46,15 @@ class PaddedBatches:
     inside each pool only when `bucket_size` > 0.
     """
 
-    def __init__(self, split: EncodedSplit, batch_size: int, shuffle: bool = False, seed: int = 0, bucket_size: int = 50):
+    def __init__(self, split: EncodedSplit, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 bucket_size: int = 50):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.split, self.batch_size, self.shuffle, self.seed, self.bucket_size = split, batch_size, shuffle, seed, bucket_size
+        self.split = split
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.bucket_size = bucket_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -53,8 +70,10 @@ class PaddedBatches:
         if self.bucket_size > 0:
             lengths = self.split.lengths
             pool = self.batch_size * self.bucket_size
-            order = np.concatenate([chunk[np.argsort(lengths[chunk], kind="stable")]
-                                    for chunk in np.array_split(order, range(pool, n, pool))]) if n else order
+            chunks = np.array_split(order, range(pool, n, pool)) if n else []
+            if chunks:
+                order = np.concatenate(
+                    [chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in chunks])
         batches = [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
@@ -62,4 +81,4 @@ class PaddedBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         for idx in self.batch_indices():
-            yield pad_batch([self.split.sequence(i) for i in idx], self.split.labels[idx])
+            yield gather_batch(self.split, idx)

@@ -42,6 +42,24 @@ class PreparedData:
     malformed_rows: int = 0
 
 
+    def for_training(self) -> TrainingData:
+        return TrainingData(self.train, self.val, len(self.vocab), self.class_names)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a trial reads: the train and validation splits, the vocab's size and the class names.
+
+    No vocab strings and no test split, so the copy each trial gets is the id arrays alone (read
+    in place from Ray's object store).
+    """
+
+    train: EncodedSplit
+    val: EncodedSplit
+    vocab_size: int
+    class_names: tuple[str, ...]
+
+
 @dataclass
 class _Raw:
     train_texts: list[str]

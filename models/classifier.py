@@ -1,8 +1,17 @@
 """Embedding -> recurrent layers -> pooling over real tokens -> linear head.
 
-Sequences are packed, so padding never reaches the recurrent layer and the same sentence padded
-to any length gives the same logits. The `seed` pooling reproduces the teaching notebook instead
-(padding included), kept only as a baseline to compare against.
+Padding never changes the logits: the same sentence padded to any length gives the same output.
+Two ways get there, chosen per device:
+
+- padded (CPU, MPS): each layer runs over the padded batch. A forward direction's outputs at
+  real positions never depend on the padding that follows them, and pooling reads real
+  positions only. A backward direction runs on each sequence reversed within its own length,
+  so its padding also comes last. On length-bucketed batches this is several times faster than
+  packing, whose bookkeeping costs more than the little padding it skips.
+- packed (CUDA): `pack_padded_sequence` per layer and direction, cuDNN's variable-length path.
+
+The `seed` pooling reproduces the teaching notebook instead (padding included), kept only as a
+baseline to compare against.
 """
 
 from __future__ import annotations
@@ -14,51 +23,107 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 POOLINGS = ("last", "mean", "max", "seed")
 
 
+def reverse_index(lengths: torch.Tensor, total: int) -> torch.Tensor:
+    """(B,) lengths -> (B, T) positions that reverse each row within its length, padding kept last.
+
+    The map is its own inverse, so the same index turns a reversed output back.
+    """
+    positions = torch.arange(total, device=lengths.device)[None, :]
+    last = lengths[:, None] - 1
+    return torch.where(positions <= last, last - positions, positions)
+
+
+def gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x (B, T, D), index (B, T) -> x[b, index[b, t], :]."""
+    return x.gather(1, index[..., None].expand_as(x))
+
+
 class RecurrentClassifier(nn.Module):
-    """Shared body of the RNN/LSTM/GRU classifiers; subclasses choose the recurrent layer."""
+    """Shared body of the RNN/LSTM/GRU classifiers; subclasses choose the recurrent layer.
+
+    Each layer holds one single-direction module per direction (`layers[i][0]` forward,
+    `layers[i][1]` backward), so both execution paths share the same weights.
+    """
 
     recurrent_layer: type[nn.RNNBase] = nn.RNN
     seed_pooling = "last_padded"
 
-    def __init__(self, vocab_size: int, num_classes: int, embed_dim: int = 128, hidden_dim: int = 128,
-                 num_layers: int = 1, bidirectional: bool = False, dropout: float = 0.0, pooling: str = "last",
-                 padding_idx: int = 0):
+    def __init__(self, vocab_size: int, num_classes: int, embed_dim: int = 128,
+                 hidden_dim: int = 128, num_layers: int = 1, bidirectional: bool = False,
+                 dropout: float = 0.0, pooling: str = "last", padding_idx: int = 0,
+                 sparse_embedding: bool = False, pack: bool | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
         self.pooling = pooling
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
-        self.rnn = self.recurrent_layer(embed_dim, hidden_dim, num_layers=num_layers, batch_first=True,
-                                        bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
+        self.pack = pack
+        self.hidden_dim = hidden_dim
+        self.bidirectional = bidirectional
+        directions = 2 if bidirectional else 1
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx,
+                                      sparse=sparse_embedding)
+        self.layers = nn.ModuleList(
+            nn.ModuleList(
+                self.recurrent_layer(embed_dim if i == 0 else hidden_dim * directions, hidden_dim,
+                                     batch_first=True)
+                for _ in range(directions)
+            )
+            for i in range(num_layers)
+        )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_dim * (2 if bidirectional else 1), num_classes)
+        self.head = nn.Linear(hidden_dim * directions, num_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """tokens (B, T) int64 padded with `padding_idx`, lengths (B,) >= 1 -> logits (B, num_classes)."""
-        embedded = self.embedding(tokens)  # (B, T, E)
+        """tokens (B, T) int64 padded with `padding_idx`, lengths (B,) >= 1 -> logits (B, C)."""
+        x = self.embedding(tokens)  # (B, T, E)
         if self.pooling == "seed":
-            return self.head(self.dropout(self._seed_features(embedded)))
-        packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_out, hidden = self.rnn(packed)
-        if self.pooling == "last":
-            h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # (layers * dirs, B, H)
-            features = torch.cat([h_n[-2], h_n[-1]], dim=1) if self.rnn.bidirectional else h_n[-1]
-        else:
-            out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=tokens.size(1))  # (B, T, D)
-            mask = (torch.arange(tokens.size(1), device=tokens.device)[None, :] < lengths.to(tokens.device)[:, None])
-            if self.pooling == "mean":
-                features = (out * mask[..., None]).sum(1) / lengths.to(out)[:, None]
-            else:
-                features = out.masked_fill(~mask[..., None], float("-inf")).max(1).values
-        return self.head(self.dropout(features))
+            return self.head(self.dropout(self._seed_features(x)))
+        lengths = lengths.to(tokens.device)
+        pack = x.is_cuda if self.pack is None else self.pack
+        reverse = reverse_index(lengths, tokens.size(1)) if self.bidirectional else None
+        for i, directions in enumerate(self.layers):
+            if i:
+                x = self.dropout(x)
+            outputs = [self._run(directions[0], x, lengths, pack)]
+            if reverse is not None:
+                backward = self._run(directions[1], gather_time(x, reverse), lengths, pack)
+                outputs.append(gather_time(backward, reverse))
+            x = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]  # (B, T, D)
+        return self.head(self.dropout(self._pool(x, lengths)))
 
-    def _seed_features(self, embedded: torch.Tensor) -> torch.Tensor:
-        """The notebook's pooling, run over the padded batch: (B, T, E) -> (B, D)."""
-        out, hidden = self.rnn(embedded)
+    def _run(self, rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, pack: bool) -> torch.Tensor:
+        """One direction over (B, T, D_in) -> (B, T, H); positions past a length hold garbage."""
+        if not pack:
+            return rnn(x)[0]
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        return pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.size(1))[0]
+
+    def _pool(self, out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, D), reading real positions only."""
+        if self.pooling == "last":
+            rows = torch.arange(out.size(0), device=out.device)
+            forward = out[rows, lengths - 1, : self.hidden_dim]
+            if not self.bidirectional:
+                return forward
+            return torch.cat([forward, out[:, 0, self.hidden_dim :]], dim=1)
+        real = torch.arange(out.size(1), device=out.device)[None, :] < lengths[:, None]  # (B, T)
+        if self.pooling == "mean":
+            return (out * real[..., None]).sum(1) / lengths.to(out.dtype)[:, None]
+        return out.masked_fill(~real[..., None], float("-inf")).max(1).values
+
+    def _seed_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The notebook's pooling over the padded batch, padding included: (B, T, E) -> (B, D)."""
+        for i, directions in enumerate(self.layers):
+            if i:
+                x = self.dropout(x)
+            outputs = [directions[0](x)[0]]
+            if self.bidirectional:
+                outputs.append(directions[1](x.flip(1))[0].flip(1))
+            x = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]
         if self.seed_pooling == "mean_all":
-            return out.mean(dim=1)
-        h_n = hidden[0] if isinstance(hidden, tuple) else hidden
-        return h_n[-1]
+            return x.mean(dim=1)
+        # nn.RNN's h_n[-1]: the last layer's backward state if bidirectional, else forward's.
+        return x[:, 0, self.hidden_dim :] if self.bidirectional else x[:, -1]
 
 
 class RNNClassifier(RecurrentClassifier):
@@ -74,15 +139,20 @@ class GRUClassifier(RecurrentClassifier):
     recurrent_layer = nn.GRU
 
 
-MODEL_FAMILIES: dict[str, type[RecurrentClassifier]] = {"rnn": RNNClassifier, "lstm": LSTMClassifier, "gru": GRUClassifier}
+MODEL_FAMILIES: dict[str, type[RecurrentClassifier]] = {
+    "rnn": RNNClassifier,
+    "lstm": LSTMClassifier,
+    "gru": GRUClassifier,
+}
 
 
-def build_model(name: str, vocab_size: int, num_classes: int, embed_dim: int = 128, hidden_dim: int = 128,
-                **options) -> RecurrentClassifier:
+def build_model(name: str, vocab_size: int, num_classes: int, embed_dim: int = 128,
+                hidden_dim: int = 128, **options) -> RecurrentClassifier:
     """Build a classifier by family name ("rnn", "lstm", "gru"); options go to the constructor."""
     if name not in MODEL_FAMILIES:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_FAMILIES)}")
-    return MODEL_FAMILIES[name](vocab_size, num_classes, embed_dim=embed_dim, hidden_dim=hidden_dim, **options)
+    return MODEL_FAMILIES[name](vocab_size, num_classes, embed_dim=embed_dim,
+                                hidden_dim=hidden_dim, **options)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -25,7 +25,7 @@ def test_train_then_predict_on_synthetic(tmp_path):
     payload = torch.load(out / "model.pt", weights_only=True)
     assert payload["config"]["train"]["embed_dim"] == 16
     assert json.loads((out / "config.json").read_text())["data"]["dataset"] == "synthetic"
-    assert (out / "vocab.json").is_file()
+    assert payload["vocab"][:2] == ["<pad>", "<unk>"] and "optimizer_state" not in payload
     loaded = load_checkpoint(out / "model.pt")
     assert loaded.class_names[0] == "alpha<beta gamma<delta"
 

@@ -1,4 +1,9 @@
-"""Self-contained checkpoints: weights, optimizer state, vocab, class names and the run config.
+"""Checkpoints: weights and run config in `model.pt`, optimizer state apart in `optimizer.pt`.
+
+A sweep's trial checkpoints hold no vocab: the run directory holds `vocab.json` once and a
+checkpoint inside it finds it there. A checkpoint meant to travel (`rnn-tune train`'s output,
+a sweep's `best/FAMILY/model.pt`) embeds the vocab, so `rnn-tune predict` needs nothing else.
+The optimizer state is written only while a trial can still resume from it.
 
 Everything is plain tensors, numbers, strings, lists and dicts, so `torch.load(...,
 weights_only=True)` reads it and loading a checkpoint never runs code from the file.
@@ -17,10 +22,14 @@ from torch import nn
 from data.files import atomic_write_bytes
 from data.vocab import Vocab
 from models import RecurrentClassifier
+from results.load import CONFIG_FILE
 from tune.config import Config, ConfigError
 from tune.training import model_for
 
-FORMAT = 1
+FORMAT = 2
+MODEL_FILE = "model.pt"
+OPTIMIZER_FILE = "optimizer.pt"
+VOCAB_FILE = "vocab.json"
 
 
 @dataclass
@@ -31,39 +40,89 @@ class LoadedCheckpoint:
     class_names: list[str]
     epoch: int
     metrics: dict[str, Any]
-    optimizer_state: dict | None
 
 
-def save_checkpoint(path: Path, model: nn.Module, cfg: Config, vocab: Vocab, class_names: list[str] | tuple[str, ...],
-                    epoch: int, metrics: dict[str, Any], optimizer: torch.optim.Optimizer | None = None) -> None:
-    """Write atomically, with `vocab.json` beside it for tools that only need the mapping."""
-    payload = {
-        "format": FORMAT, "config": cfg.to_dict(), "model_state": model.state_dict(), "vocab": vocab.itos,
-        "class_names": list(class_names), "epoch": epoch, "metrics": metrics,
-        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
-    }
+def _write(path: Path, payload: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    vocab.save(Path(path).parent / "vocab.json")
+    atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> LoadedCheckpoint:
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.pt"
+def save_checkpoint(directory: Path, model: nn.Module, cfg: Config, class_names: list[str] | tuple[str, ...],
+                    epoch: int, metrics: dict[str, Any], optimizer: Any = None,
+                    vocab: Vocab | None = None) -> Path:
+    """Write DIRECTORY/model.pt (+ optimizer.pt when `optimizer` is given) atomically.
+
+    Pass `vocab` for a checkpoint that must stand alone; leave it out inside a run directory.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(directory / MODEL_FILE, {
+        "format": FORMAT, "config": cfg.to_dict(), "model_state": model.state_dict(),
+        "vocab": vocab.itos if vocab is not None else None, "class_names": list(class_names),
+        "epoch": epoch, "metrics": metrics,
+    })
+    if optimizer is not None:
+        _write(directory / OPTIMIZER_FILE, {"format": FORMAT, "optimizer_state": optimizer.state_dict()})
+    return directory / MODEL_FILE
+
+
+def read_payload(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """The raw checkpoint dict, read with `weights_only=True`; a clear error for anything else."""
     if not path.is_file():
         raise ConfigError(f"no checkpoint at {path}; pass the model.pt written by `rnn-tune train` or a sweep")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        raise ConfigError(f"{path} is not an rnn-tune checkpoint ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(f"{path} is not an rnn-tune checkpoint ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ConfigError(f"{path} is not an rnn-tune checkpoint (format {FORMAT})")
+        raise ConfigError(f"{path} is not an rnn-tune checkpoint of format {FORMAT}")
+    return payload
+
+
+def restore_training(directory: Path, cfg: Config, vocab_size: int, num_classes: int,
+                     device: torch.device) -> tuple[RecurrentClassifier, dict | None, int]:
+    """A trial's (model, optimizer state or None, epoch) from its last checkpoint, on `device`."""
+    payload = read_payload(Path(directory) / MODEL_FILE, device)
+    model = model_for(cfg.train, vocab_size, num_classes)
+    model.load_state_dict(payload["model_state"])
+    optimizer_path = Path(directory) / OPTIMIZER_FILE
+    optimizer_state = read_payload(optimizer_path, device)["optimizer_state"] if optimizer_path.is_file() else None
+    return model.to(device), optimizer_state, payload["epoch"]
+
+
+def find_run_vocab(checkpoint: Path) -> Path | None:
+    """vocab.json of the run directory (the nearest folder above with config.json) holding `checkpoint`."""
+    for folder in list(checkpoint.parents)[:5]:
+        if (folder / VOCAB_FILE).is_file() and (folder / CONFIG_FILE).is_file():
+            return folder / VOCAB_FILE
+    return None
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> LoadedCheckpoint:
+    """A model ready to predict, from a standalone checkpoint or one inside a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    payload = read_payload(path, device)
+    if payload["vocab"] is not None:
+        vocab = Vocab(payload["vocab"])
+    else:
+        vocab_path = find_run_vocab(path)
+        if vocab_path is None:
+            raise ConfigError(f"{path} keeps its vocab in its run directory, which is not around it; "
+                              "pass a best/FAMILY/model.pt or the checkpoint inside its run directory")
+        vocab = Vocab.load(vocab_path)
     cfg = Config.from_dict(payload["config"])
-    vocab = Vocab(payload["vocab"])
     model = model_for(cfg.train, len(vocab), len(payload["class_names"]))
     model.load_state_dict(payload["model_state"])
     model.to(device).eval()
-    return LoadedCheckpoint(model, cfg, vocab, payload["class_names"], payload["epoch"], payload["metrics"],
-                            payload["optimizer_state"])
+    return LoadedCheckpoint(model, cfg, vocab, payload["class_names"], payload["epoch"], payload["metrics"])
+
+
+def export_checkpoint(source: Path, target: Path, vocab: Vocab) -> Path:
+    """Copy a trial checkpoint's weights to TARGET/model.pt with the vocab embedded (standalone)."""
+    payload = read_payload(Path(source) / MODEL_FILE)
+    Path(target).mkdir(parents=True, exist_ok=True)
+    _write(Path(target) / MODEL_FILE, {**payload, "vocab": vocab.itos})
+    return Path(target) / MODEL_FILE

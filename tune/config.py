@@ -17,6 +17,8 @@ from typing import Any
 from data.config import DataConfig
 from models import MODEL_FAMILIES, POOLINGS
 
+PRECISIONS = ("fp32", "bf16")
+
 
 class ConfigError(ValueError):
     """A config value, file or flag is wrong; the message names it and the fix."""
@@ -36,10 +38,12 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     grad_clip: float | None = 5.0
+    sparse_embedding: bool = True
     batch_size: int = 64
     epochs: int = 3
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"
     threads: int | None = None
 
     def problems(self) -> list[str]:
@@ -55,6 +59,8 @@ class TrainConfig:
             out.append(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:
             out.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.precision not in PRECISIONS:
+            out.append(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             out.append(f"unknown device {self.device!r}: use auto, cpu, cuda, cuda:N or mps")
         return out

@@ -15,6 +15,7 @@ from typing import Any
 
 import optuna
 import ray
+import torch
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
@@ -22,14 +23,15 @@ from ray.tune.search.optuna import OptunaSearch
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
 from results.load import CONFIG_FILE, RECORDS_FILE
-from tune.checkpoint import load_checkpoint
+from tune.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
 from tune.cluster import check_resources, check_storage_visible, inside_ray_job, start_ray
 from tune.config import Config, ConfigError, read_config_json, write_config_json
+from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import repair_state
 from tune.records import LiveProgress, TrialRecorder, trial_status, unfinished_trials
 from tune.search_space import family_first_points, tune_space
 from tune.summary import write_summary
-from tune.training import evaluate
+from tune.training import EVAL_BATCH_SIZE, evaluate
 from tune.trial import run_trial
 
 
@@ -77,9 +79,10 @@ def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
 
 
 def trainable(cfg: Config, data: PreparedData):
-    """The trial function with the base config and the prepared data in Ray's object store (put once)."""
+    """The trial function with the base config and the training arrays in Ray's object store (put once)."""
     resources = {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(run_trial, base=cfg.to_dict(), data=data), resources)
+    with_data = tune.with_parameters(run_trial, base=cfg.to_dict(), data=data.for_training())
+    return tune.with_resources(with_data, resources)
 
 
 def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False) -> SweepOutcome:
@@ -91,7 +94,10 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
     if not quiet:
         print(f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab {len(data.vocab)}"
               f" ({'cache' if data.cache_hit else 'prepared'})", flush=True)
+    if not (run_dir / VOCAB_FILE).is_file():
+        data.vocab.save(run_dir / VOCAB_FILE)
     storage_url = optuna_storage_url(cfg, run_dir)
+    pruner = CheckpointPruner(cfg.sweep.keep_checkpoints)
     start_ray(cfg, run_dir.name, quiet)
     try:
         check_resources(cfg)
@@ -104,7 +110,7 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
             tuner = tune.Tuner.restore(experiment_location(cfg, run_dir)[1], trainable=trainable(cfg, data),
                                        resume_unfinished=True, resume_errored=False)
         else:
-            tuner = _new_tuner(cfg, data, run_dir, storage_url, quiet)
+            tuner = _new_tuner(cfg, data, run_dir, storage_url, pruner, quiet)
         fit_started = time.time()
         results = tuner.fit()
     finally:
@@ -113,13 +119,14 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
     unfinished = unfinished_trials(run_dir)
     if unfinished and not (budget is not None and time.time() - fit_started >= budget):
         raise SweepInterrupted(run_dir, len(unfinished))
-    rows = [_row(result, cfg) for result in results]
+    rows = [_row(result, cfg, pruner) for result in results]
     best_by_family = _score_best(rows, data, run_dir)
     summary = write_summary(run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started)
     return SweepOutcome(run_dir, summary)
 
 
-def _new_tuner(cfg: Config, data: PreparedData, run_dir: Path, storage_url: str, quiet: bool) -> tune.Tuner:
+def _new_tuner(cfg: Config, data: PreparedData, run_dir: Path, storage_url: str,
+               pruner: CheckpointPruner, quiet: bool) -> tune.Tuner:
     s = cfg.sweep
     search = OptunaSearch(
         sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
@@ -139,31 +146,42 @@ def _new_tuner(cfg: Config, data: PreparedData, run_dir: Path, storage_url: str,
         run_config=tune.RunConfig(
             name=run_dir.name, storage_path=experiment_location(cfg, run_dir)[0], verbose=0,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints, checkpoint_score_attribute="val_acc",
+            # Ray keeps each trial's best and latest; the pruner trims further (tune/pruning.py).
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="val_acc",
                                                     checkpoint_score_order="max"),
-            callbacks=[TrialRecorder(str(run_dir)), LiveProgress(cfg.train.epochs, quiet)],
+            callbacks=[TrialRecorder(str(run_dir)), LiveProgress(cfg.train.epochs, quiet), pruner],
         ),
     )
 
 
-def _row(result, cfg: Config) -> dict[str, Any]:
-    """One finished Ray result -> a plain record (family, config, status, best val_acc, checkpoint)."""
+def _row(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
+    """One finished Ray result -> a plain record (family, config, status, best val_acc, checkpoint).
+
+    Its checkpoints pass through the pruner once more (trials resumed after a killed driver
+    were not seen ending by this driver's pruner); `checkpoint` is the one left, if any.
+    """
     metrics = result.metrics or {}
     history = result.metrics_dataframe
     good = history[history["error"].isna()] if history is not None and "error" in history else history
     best_acc = float(good["val_acc"].max()) if good is not None and len(good) else None
-    checkpoint = result.get_best_checkpoint("val_acc", "max") if best_acc is not None else None
     config = {**{k: getattr(cfg.train, k) for k in cfg.sweep.search}, **(result.config or {})}
+    family = config.get("model", cfg.train.model)
+    trial_id = metrics.get("trial_id") or Path(result.path).name
+    saved = [(m.get("val_acc") or 0.0, c) for c, m in (result.best_checkpoints or [])]
+    pruner.finish(trial_id, family, saved)
+    kept = [c for _, tid, c in pruner.kept(family) if tid == trial_id]
     ray_status = "ERROR" if result.error else "TERMINATED"
-    error = metrics.get("error") or (f"{type(result.error).__name__}: {result.error}".splitlines()[0] if result.error else None)
-    return {"trial_id": metrics.get("trial_id") or Path(result.path).name, "family": config.get("model", cfg.train.model),
-            "config": config, "status": trial_status(ray_status, metrics, cfg.train.epochs), "val_acc": best_acc,
+    error = metrics.get("error")
+    if not error and result.error:
+        error = f"{type(result.error).__name__}: {result.error}".splitlines()[0]
+    return {"trial_id": trial_id, "family": family, "config": config,
+            "status": trial_status(ray_status, metrics, cfg.train.epochs), "val_acc": best_acc,
             "epochs": int(good["epoch"].max()) if good is not None and len(good) else 0,
-            "checkpoint": checkpoint, "error": error}
+            "checkpoint": kept[0] if kept else None, "error": error}
 
 
 def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path) -> dict[str, dict[str, Any]]:
-    """Fetch each family's best checkpoint to RUN_DIR/best/FAMILY/ and score it once on the test split."""
+    """Move each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone) and score it once on test."""
     best: dict[str, dict[str, Any]] = {}
     for row in rows:
         if row["checkpoint"] and row["val_acc"] is not None:
@@ -174,10 +192,12 @@ def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path) -
     for family, row in sorted(best.items()):
         target = run_dir / "best" / family
         shutil.rmtree(target, ignore_errors=True)
-        row["checkpoint"].to_directory(str(target))
-        loaded = load_checkpoint(target / "model.pt")
-        test = evaluate(loaded.model, PaddedBatches(data.test, 256), loaded.model.head.weight.device)
-        scored[family] = {**row, "checkpoint": str(target / "model.pt"), "test_acc": test.acc,
+        with row["checkpoint"].as_directory() as source:
+            path = export_checkpoint(Path(source), target, data.vocab)
+        delete_checkpoint(row["checkpoint"])
+        loaded = load_checkpoint(path)
+        test = evaluate(loaded.model, PaddedBatches(data.test, EVAL_BATCH_SIZE), torch.device("cpu"))
+        scored[family] = {**row, "checkpoint": str(path), "test_acc": test.acc,
                           "test_confusion": _confusion(test.labels, test.preds, len(data.class_names)),
                           "class_names": list(data.class_names)}
     return scored

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from data.batches import PaddedBatches
-from data.prepare import PreparedData
+from data.encode import EncodedSplit
 from models import RecurrentClassifier, build_model
 from tune.config import TrainConfig
 
@@ -55,67 +55,161 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+EVAL_BATCH_SIZE = 512
+CHECK_FINITE_EVERY = 32
+
+
 def model_for(cfg: TrainConfig, vocab_size: int, num_classes: int) -> RecurrentClassifier:
-    return build_model(cfg.model, vocab_size, num_classes, embed_dim=cfg.embed_dim, hidden_dim=cfg.hidden_dim,
-                       num_layers=cfg.num_layers, bidirectional=cfg.bidirectional, dropout=cfg.dropout,
-                       pooling=cfg.pooling)
+    return build_model(cfg.model, vocab_size, num_classes, embed_dim=cfg.embed_dim,
+                       hidden_dim=cfg.hidden_dim, num_layers=cfg.num_layers,
+                       bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
+                       sparse_embedding=cfg.sparse_embedding)
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+class JointOptimizer:
+    """SparseAdam for a sparse embedding, Adam for every other parameter, stepped as one.
+
+    A batch touches a few hundred of the embedding's 30k rows; dense Adam would read and write
+    all of them at every step. Weight decay applies to the dense parameters only (SparseAdam has
+    none).
+    """
+
+    def __init__(self, optimizers: list[torch.optim.Optimizer]):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for o in self.optimizers for group in o.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self.optimizers:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for o in self.optimizers:
+            o.step()
+
+    def state_dict(self) -> dict:
+        return {"optimizers": [o.state_dict() for o in self.optimizers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for o, s in zip(self.optimizers, state["optimizers"], strict=True):
+            o.load_state_dict(s)
 
 
-def train_one_epoch(model: nn.Module, batches: PaddedBatches, optimizer: torch.optim.Optimizer, device: torch.device,
-                    grad_clip: float | None = None, on_batch: Callable[[int, int], None] | None = None) -> EpochStats:
-    """One pass over `batches`; raises NonFiniteLossError as soon as the loss is NaN/inf."""
+def make_optimizer(model: RecurrentClassifier, cfg: TrainConfig) -> JointOptimizer:
+    dense = [p for name, p in model.named_parameters() if not name.startswith("embedding.")]
+    embedding = list(model.embedding.parameters())
+    if model.embedding.sparse:
+        return JointOptimizer([
+            torch.optim.SparseAdam(embedding, lr=cfg.lr),
+            torch.optim.Adam(dense, lr=cfg.lr, weight_decay=cfg.weight_decay),
+        ])
+    return JointOptimizer([torch.optim.Adam(embedding + dense, lr=cfg.lr,
+                                            weight_decay=cfg.weight_decay)])
+
+
+def clip_gradients(parameters: list[nn.Parameter], max_norm: float) -> torch.Tensor:
+    """`clip_grad_norm_` that also takes sparse gradients (torch's own refuses them).
+
+    Returns the total norm as a tensor, so the loop never waits on the device for it.
+    """
+    norms = []
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if p.grad.is_sparse:
+            p.grad = p.grad.coalesce()
+            norms.append(torch.linalg.vector_norm(p.grad._values()))
+        else:
+            norms.append(torch.linalg.vector_norm(p.grad))
+    if not norms:
+        return torch.zeros(())
+    total = torch.linalg.vector_norm(torch.stack(norms))
+    scale = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for p in parameters:
+        if p.grad is not None:
+            p.grad.mul_(scale)
+    return total
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast when asked for (CUDA mainly); fp32 runs without it."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def train_one_epoch(model: nn.Module, batches: PaddedBatches, optimizer: JointOptimizer,
+                    device: torch.device, grad_clip: float | None = None,
+                    on_batch: Callable[[int, int], None] | None = None,
+                    precision: str = "fp32") -> EpochStats:
+    """One pass over `batches`; raises NonFiniteLossError once the loss is NaN/inf.
+
+    Loss and accuracy are summed on the device and read once at the end: no per-step host sync
+    (the finiteness check reads the running sum every CHECK_FINITE_EVERY steps).
+    """
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
     start = time.perf_counter()
     for step, (tokens, lengths, labels) in enumerate(batches, start=1):
-        tokens, labels = tokens.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        logits = model(tokens, lengths)
-        loss = nn.functional.cross_entropy(logits, labels)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"loss became {loss.item()} at step {step}; lower lr or set grad_clip")
+        tokens = tokens.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        with autocast(device, precision):
+            logits = model(tokens, lengths)
+            loss = nn.functional.cross_entropy(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            clip_gradients(parameters, grad_clip)
         optimizer.step()
-        total_loss += loss.item() * len(labels)
-        correct += (logits.argmax(1) == labels).sum().item()
+        total_loss += loss.detach() * len(labels)
+        correct += (logits.argmax(1) == labels).sum()
         seen += len(labels)
+        if step % CHECK_FINITE_EVERY == 0 and not torch.isfinite(total_loss):
+            raise NonFiniteLossError(f"loss became {total_loss.item()} by step {step}; "
+                                     "lower lr or set grad_clip")
         if on_batch:
             on_batch(step, len(batches))
-    return EpochStats(total_loss / max(seen, 1), correct / max(seen, 1), seen, time.perf_counter() - start)
+    mean_loss = total_loss.item() / max(seen, 1)
+    if not math.isfinite(mean_loss):
+        raise NonFiniteLossError(f"loss became {mean_loss} in this epoch; lower lr or set grad_clip")
+    return EpochStats(mean_loss, correct.item() / max(seen, 1), seen, time.perf_counter() - start)
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, batches: PaddedBatches, device: torch.device) -> Evaluation:
+@torch.inference_mode()
+def evaluate(model: nn.Module, batches: PaddedBatches, device: torch.device,
+             precision: str = "fp32") -> Evaluation:
+    """Loss, accuracy, labels and predictions over `batches` (use EVAL_BATCH_SIZE: no gradients)."""
     model.eval()
-    total_loss, all_labels, all_preds = 0.0, [], []
+    total_loss = torch.zeros((), device=device)
+    all_labels, all_preds = [], []
     for tokens, lengths, labels in batches:
-        logits = model(tokens.to(device), lengths)
-        total_loss += nn.functional.cross_entropy(logits, labels.to(device), reduction="sum").item()
-        all_labels.append(labels.numpy())
-        all_preds.append(logits.argmax(1).cpu().numpy())
-    labels_np = np.concatenate(all_labels) if all_labels else np.zeros(0, dtype=np.int64)
-    preds_np = np.concatenate(all_preds) if all_preds else np.zeros(0, dtype=np.int64)
+        with autocast(device, precision):
+            logits = model(tokens.to(device), lengths).float()
+        total_loss += nn.functional.cross_entropy(logits, labels.to(device), reduction="sum")
+        all_labels.append(labels)
+        all_preds.append(logits.argmax(1))
+    labels_np = torch.cat(all_labels).numpy() if all_labels else np.zeros(0, dtype=np.int64)
+    preds_np = torch.cat(all_preds).cpu().numpy() if all_preds else np.zeros(0, dtype=np.int64)
     n = max(len(labels_np), 1)
-    loss = total_loss / n
-    return Evaluation(loss if math.isfinite(loss) else float("inf"), float((labels_np == preds_np).sum() / n), labels_np, preds_np)
+    loss = total_loss.item() / n
+    acc = float((labels_np == preds_np).sum() / n)
+    return Evaluation(loss if math.isfinite(loss) else float("inf"), acc, labels_np, preds_np)
 
 
-def train_epochs(model: nn.Module, optimizer: torch.optim.Optimizer, data: PreparedData, cfg: TrainConfig,
-                 device: torch.device, epochs: int, start_epoch: int = 0,
+def train_epochs(model: nn.Module, optimizer: JointOptimizer, train: EncodedSplit, val: EncodedSplit,
+                 cfg: TrainConfig, device: torch.device, start_epoch: int = 0,
                  on_batch: Callable[[int, int], None] | None = None) -> Iterator[EpochReport]:
     """Train epoch by epoch from `start_epoch`, yielding train stats and validation scores.
 
     The caller decides what an epoch's end means: printing, checkpointing, reporting to Ray.
     """
-    train_batches = PaddedBatches(data.train, cfg.batch_size, shuffle=True, seed=cfg.seed)
-    val_batches = PaddedBatches(data.val, max(cfg.batch_size, 256))
-    for epoch in range(start_epoch, epochs):
+    train_batches = PaddedBatches(train, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    val_batches = PaddedBatches(val, EVAL_BATCH_SIZE)
+    for epoch in range(start_epoch, cfg.epochs):
         train_batches.set_epoch(epoch)
-        stats = train_one_epoch(model, train_batches, optimizer, device, cfg.grad_clip, on_batch)
-        yield EpochReport(epoch + 1, stats, evaluate(model, val_batches, device))
+        stats = train_one_epoch(model, train_batches, optimizer, device, cfg.grad_clip, on_batch,
+                                cfg.precision)
+        yield EpochReport(epoch + 1, stats, evaluate(model, val_batches, device, cfg.precision))

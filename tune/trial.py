@@ -12,9 +12,9 @@ import ray
 import torch
 from ray import tune
 
-from data.prepare import PreparedData
+from data.prepare import TrainingData
 from models import count_parameters
-from tune.checkpoint import load_checkpoint, save_checkpoint
+from tune.checkpoint import restore_training, save_checkpoint
 from tune.config import Config
 from tune.device import describe, resolve_device
 from tune.training import NonFiniteLossError, make_optimizer, model_for, set_seed, train_epochs
@@ -27,46 +27,56 @@ def trial_config(base: dict[str, Any], sampled: dict[str, Any]) -> Config:
     return Config.from_dict(base).with_train(**sampled)
 
 
-def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: PreparedData) -> None:
+def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData) -> None:
     cfg = trial_config(base, sampled)
     started = time.perf_counter()
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
     device = resolve_device(cfg.train.device)
     set_seed(cfg.train.seed)
+    num_classes = len(data.class_names)
     checkpoint = tune.get_checkpoint()
-    restored = None
+    optimizer_state, start_epoch = None, 0
     if checkpoint:
         with checkpoint.as_directory() as directory:
-            restored = load_checkpoint(Path(directory) / "model.pt", device)
-    model = restored.model if restored else model_for(cfg.train, len(data.vocab), len(data.class_names)).to(device)
+            model, optimizer_state, start_epoch = restore_training(
+                Path(directory), cfg, data.vocab_size, num_classes, device)
+    else:
+        model = model_for(cfg.train, data.vocab_size, num_classes).to(device)
     _inject_nan(model, cfg.train.model)
     optimizer = make_optimizer(model, cfg.train)
-    if restored:
-        optimizer.load_state_dict(restored.optimizer_state)
-    start_epoch = restored.epoch if restored else 0
+    if optimizer_state:
+        optimizer.load_state_dict(optimizer_state)
     first_step: list[float] = []
 
     def on_batch(step: int, total: int) -> None:
         if not first_step:
             first_step.append(time.perf_counter() - started)
 
-    static = {"model": cfg.train.model, "device": describe(device), "node_id": ray.get_runtime_context().get_node_id(),
+    static = {"model": cfg.train.model, "device": describe(device),
+              "node_id": ray.get_runtime_context().get_node_id(),
               "parameters": count_parameters(model), "cpus": cpus}
+    epochs = train_epochs(model, optimizer, data.train, data.val, cfg.train, device, start_epoch,
+                          on_batch)
     try:
-        for report in train_epochs(model, optimizer, data, cfg.train, device, cfg.train.epochs, start_epoch, on_batch):
+        for report in epochs:
             _inject_fault(report.epoch)
-            metrics = {"epoch": report.epoch, "train_loss": report.train.loss, "train_acc": report.train.acc,
-                       "val_loss": report.val.loss, "val_acc": report.val.acc, "samples_per_s": report.train.samples_per_s,
-                       "epoch_s": report.train.seconds, "startup_s": first_step[0] if first_step else None,
+            metrics = {"epoch": report.epoch, "train_loss": report.train.loss,
+                       "train_acc": report.train.acc, "val_loss": report.val.loss,
+                       "val_acc": report.val.acc, "samples_per_s": report.train.samples_per_s,
+                       "epoch_s": report.train.seconds,
+                       "startup_s": first_step[0] if first_step else None,
                        "resumed_from_epoch": start_epoch, "error": None, **static}
+            last = report.epoch >= cfg.train.epochs
             with tempfile.TemporaryDirectory() as directory:
-                save_checkpoint(Path(directory) / "model.pt", model, cfg, data.vocab, data.class_names, report.epoch,
-                                {k: v for k, v in metrics.items() if k != "startup_s"}, optimizer)
+                save_checkpoint(Path(directory), model, cfg, data.class_names, report.epoch,
+                                {k: v for k, v in metrics.items() if k != "startup_s"},
+                                optimizer=None if last else optimizer)
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
     except NonFiniteLossError as exc:
         # End this trial as failed without a retry: rerunning from its checkpoint would diverge again.
-        tune.report({"epoch": start_epoch, "val_acc": 0.0, "val_loss": float("inf"), "error": f"NonFiniteLossError: {exc}",
+        tune.report({"epoch": start_epoch, "val_acc": 0.0, "val_loss": float("inf"),
+                     "error": f"NonFiniteLossError: {exc}",
                      "startup_s": first_step[0] if first_step else None, **static})
 
 

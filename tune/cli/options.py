@@ -11,7 +11,8 @@ DATA_FLAGS = ("dataset", "data_dir", "cache_dir", "train_file", "test_file", "te
               "val_fraction", "split_seed", "max_train_samples", "min_freq", "max_vocab_size", "ngrams",
               "synthetic_samples")
 TRAIN_FLAGS = ("model", "embed_dim", "hidden_dim", "num_layers", "bidirectional", "dropout", "pooling", "lr",
-               "weight_decay", "grad_clip", "batch_size", "epochs", "seed", "device", "threads")
+               "weight_decay", "grad_clip", "sparse_embedding", "batch_size", "epochs", "seed", "device",
+               "precision", "threads")
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -44,10 +45,13 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3)")
     g.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
     g.add_argument("--grad-clip", type=float, help="gradient norm clip, 0 for none (default 5)")
+    g.add_argument("--sparse-embedding", action=argparse.BooleanOptionalAction,
+                   help="sparse embedding gradients with SparseAdam (default on)")
     g.add_argument("--batch-size", type=int, help="batch size (default 64)")
     g.add_argument("--epochs", type=int, help="epochs (default 3)")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    g.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast, for CUDA (default fp32)")
     g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 

@@ -20,7 +20,7 @@ from tune.cli.options import add_data_options, add_train_options, config_from_ar
 from tune.config import write_config_json
 from tune.device import describe, resolve_device
 from tune.progress import ProgressBar
-from tune.training import evaluate, make_optimizer, model_for, set_seed, train_epochs
+from tune.training import EVAL_BATCH_SIZE, evaluate, make_optimizer, model_for, set_seed, train_epochs
 
 
 def add_parser(subparsers) -> None:
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     best_acc, best_state, best_epoch, history = -1.0, None, 0, []
     bar = ProgressBar("train")
-    for report in train_epochs(model, optimizer, data, cfg.train, device, cfg.train.epochs, on_batch=bar):
+    epochs = train_epochs(model, optimizer, data.train, data.val, cfg.train, device, on_batch=bar)
+    for report in epochs:
         bar.close()
         t, v = report.train, report.val
         history.append({"epoch": report.epoch, "train_loss": t.loss, "train_acc": t.acc, "val_loss": v.loss,
@@ -64,13 +65,13 @@ def run(args: argparse.Namespace) -> int:
         bar = ProgressBar("train")
 
     model.load_state_dict(best_state)
-    test = evaluate(model, PaddedBatches(data.test, 256), device)
+    test = evaluate(model, PaddedBatches(data.test, EVAL_BATCH_SIZE), device, cfg.train.precision)
     samples_per_s = sum(h["train_samples_per_s"] for h in history) / len(history)
     metrics = {"val_acc": best_acc, "test_acc": test.acc, "test_loss": test.loss, "best_epoch": best_epoch,
                "epochs": len(history), "train_samples_per_s": samples_per_s, "parameters": count_parameters(model),
                "device": describe(device), "wall_s": time.perf_counter() - started, "history": history}
-    save_checkpoint(out / "model.pt", model, cfg, data.vocab, data.class_names, best_epoch, metrics)
-    metrics["checkpoint"] = str(out / "model.pt")
+    checkpoint = save_checkpoint(out, model, cfg, data.class_names, best_epoch, metrics, vocab=data.vocab)
+    metrics["checkpoint"] = str(checkpoint)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     print(f"best val_acc {best_acc:.2%} (epoch {best_epoch}), test_acc {test.acc:.2%}; checkpoint {out / 'model.pt'}")
     if args.json:

@@ -1,0 +1,156 @@
+"""Training-step throughput (samples/s): the notebook's loop, main before issue 8, and this tree.
+
+    python benchmarks/train_step.py --data-dir ../shared/data/ag_news_csv [--rounds 3]
+
+Each contender runs in its own process on the same rows and settings, one after another,
+round after round (these machines are noisy); the table gives the median over rounds and its
+ratio to the notebook's loop and to the code before. Settings:
+- notebook-b16 / notebook-b64: the notebook's model (uni-LSTM, embed 64, hidden 32, last
+  state, lr 0.01, no dropout or clipping), one thread, batch 16 / 64;
+- default-b64: `rnn-tune train`'s defaults (bi-LSTM 128/128, max pooling), two threads.
+This tree runs three ways: padded + sparse embedding (the default on CPU), packed + sparse,
+padded + dense Adam.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from common import REPO, checkout_before, median, run_json
+
+NOTEBOOK_MODEL = {"model": "lstm", "embed_dim": 64, "hidden_dim": 32, "num_layers": 1,
+                  "bidirectional": False, "dropout": 0.0, "pooling": "last", "lr": 0.01,
+                  "grad_clip": None}
+SETTINGS = {
+    "notebook-b16": {"train": {**NOTEBOOK_MODEL, "batch_size": 16}, "threads": 1},
+    "notebook-b64": {"train": {**NOTEBOOK_MODEL, "batch_size": 64}, "threads": 1},
+    "default-b64": {"train": {}, "threads": 2},
+}
+VARIANTS = {  # this tree's ways of running a step
+    "now": {"pack": False, "sparse_embedding": True},
+    "now-packed": {"pack": True, "sparse_embedding": True},
+    "now-dense": {"pack": False, "sparse_embedding": False},
+}
+
+
+def measure_notebook(setting: dict, samples: int, data_dir: str) -> float:
+    import torch
+    from notebook_loop import LSTMClassifier, notebook_loader, train
+
+    from data.ag_news import read_ag_news_csv
+    from data.tokenizer import basic_english
+    from data.vocab import build_vocab
+
+    texts, labels = read_ag_news_csv(Path(data_dir) / "train.csv")
+    vocab = build_vocab(basic_english(t) for t in texts)
+    t = setting["train"]
+    torch.manual_seed(0)
+    model = LSTMClassifier(len(vocab), t["embed_dim"], t["hidden_dim"], 4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=t["lr"])
+    criterion = torch.nn.CrossEntropyLoss()
+    warm = notebook_loader(texts[:5 * t["batch_size"]], labels, vocab, t["batch_size"])
+    train(warm, model, optimizer, criterion)
+    loader = notebook_loader(texts[:samples], labels[:samples], vocab, t["batch_size"])
+    start = time.perf_counter()
+    _, seen = train(loader, model, optimizer, criterion)
+    return seen / (time.perf_counter() - start)
+
+
+def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str) -> float:
+    import dataclasses
+
+    import torch
+
+    from data.batches import PaddedBatches
+    from data.config import DataConfig
+    from data.prepare import prepare_data
+    from tune.config import TrainConfig
+    from tune.training import make_optimizer, model_for, train_one_epoch
+
+    class Limited(PaddedBatches):
+        def __init__(self, *args, limit: int, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.limit = limit
+
+        def batch_indices(self):
+            return super().batch_indices()[: self.limit]
+
+        def __len__(self) -> int:
+            return min(self.limit, super().__len__())
+
+    data = prepare_data(DataConfig(dataset="ag_news", data_dir=data_dir))
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {**setting["train"], **{k: v for k, v in variant.items() if k != "pack"}}
+    cfg = TrainConfig(**{k: v for k, v in values.items() if k in known})
+    torch.manual_seed(0)
+    model = model_for(cfg, len(data.vocab), len(data.class_names))
+    if "pack" in variant and hasattr(model, "pack"):
+        model.pack = variant["pack"]
+    optimizer = make_optimizer(model, cfg)
+    cpu = torch.device("cpu")
+    warm = Limited(data.train, cfg.batch_size, shuffle=True, seed=1, limit=5)
+    train_one_epoch(model, warm, optimizer, cpu, cfg.grad_clip)
+    batches = Limited(data.train, cfg.batch_size, shuffle=True, limit=max(1, samples // cfg.batch_size))
+    start = time.perf_counter()
+    stats = train_one_epoch(model, batches, optimizer, cpu, cfg.grad_clip)
+    return stats.samples / (time.perf_counter() - start)
+
+
+def worker(args: argparse.Namespace) -> None:
+    import torch
+
+    setting = SETTINGS[args.setting]
+    torch.set_num_threads(setting["threads"])
+    if args.contender == "notebook":
+        rate = measure_notebook(setting, args.samples, args.data_dir)
+    else:
+        rate = measure_tree(setting, VARIANTS.get(args.contender, {}), args.samples, args.data_dir)
+    print(json.dumps({"samples_per_s": rate}))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=4000, help="training samples timed per run")
+    parser.add_argument("--before", default=None, help="git revision of the reference (default: main before issue 8)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--setting", help=argparse.SUPPRESS)
+    parser.add_argument("--contender", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.data_dir = str(Path(args.data_dir).resolve())
+    if args.worker:
+        worker(args)
+        return 0
+    before = checkout_before(args.before) if args.before else checkout_before()
+    rates: dict[tuple[str, str], list[float]] = {}
+    plan = [(s, c) for s in SETTINGS for c in (["notebook"] if s.startswith("notebook") else [])
+            + ["before", *VARIANTS]]
+    for round_ in range(args.rounds):
+        for setting, contender in plan:
+            root = before if contender == "before" else REPO
+            cmd = [str(Path(__file__).resolve()), "--worker", "--setting", setting, "--contender", contender,
+                   "--samples", str(args.samples), "--data-dir", args.data_dir]
+            rate = run_json(cmd, root, env={"RNN_TUNE_CACHE_DIR": str(root / ".cache" / "bench-data")})
+            rates.setdefault((setting, contender), []).append(rate["samples_per_s"])
+            print(f"round {round_ + 1}: {setting:<13} {contender:<11} {rate['samples_per_s']:>8,.0f}/s",
+                  file=sys.stderr, flush=True)
+    notebook_b16 = median(rates[("notebook-b16", "notebook")])
+    print(f"\n{'setting':<13} {'contender':<11} {'samples/s':>10} {'x notebook b16':>15} {'x same-batch notebook':>22}"
+          f" {'x before':>9}")
+    for setting, contender in plan:
+        rate = median(rates[(setting, contender)])
+        same = rates.get((setting, "notebook"))
+        vs_same = f"{rate / median(same):.2f}" if same else "-"
+        vs_b16 = f"{rate / notebook_b16:.2f}" if setting.startswith("notebook") else "-"
+        print(f"{setting:<13} {contender:<11} {rate:>10,.0f} {vs_b16:>15} {vs_same:>22}"
+              f" {rate / median(rates[(setting, 'before')]):>9.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
