@@ -9,7 +9,7 @@ ratio to the notebook's loop and to the code before. Settings:
   state, lr 0.01, no dropout or clipping), one thread, batch 16 / 64;
 - default-b64: `rnn-tune train`'s defaults (bi-LSTM 128/128, max pooling), two threads.
 This tree runs three ways: padded + sparse embedding (the default on CPU), packed + sparse,
-padded + dense Adam.
+padded + dense Adam. `--cuda` instead times this tree on the GPU (see gpu_check.sh).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def measure_notebook(setting: dict, samples: int, data_dir: str) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str) -> float:
+def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str | None, device: str = "cpu") -> float:
     import dataclasses
 
     import torch
@@ -82,22 +82,50 @@ def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str) -> f
         def __len__(self) -> int:
             return min(self.limit, super().__len__())
 
-    data = prepare_data(DataConfig(dataset="ag_news", data_dir=data_dir))
+    if data_dir:
+        data = prepare_data(DataConfig(dataset="ag_news", data_dir=data_dir))
+    else:
+        data = prepare_data(DataConfig(dataset="synthetic", synthetic_samples=max(2 * samples, 4000)))
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {**setting["train"], **{k: v for k, v in variant.items() if k != "pack"}}
     cfg = TrainConfig(**{k: v for k, v in values.items() if k in known})
     torch.manual_seed(0)
-    model = model_for(cfg, len(data.vocab), len(data.class_names))
+    target = torch.device(device)
+    model = model_for(cfg, len(data.vocab), len(data.class_names)).to(target)
     if "pack" in variant and hasattr(model, "pack"):
         model.pack = variant["pack"]
     optimizer = make_optimizer(model, cfg)
-    cpu = torch.device("cpu")
+    extra = {"precision": cfg.precision} if "precision" in known else {}
     warm = Limited(data.train, cfg.batch_size, shuffle=True, seed=1, limit=5)
-    train_one_epoch(model, warm, optimizer, cpu, cfg.grad_clip)
+    train_one_epoch(model, warm, optimizer, target, cfg.grad_clip, **extra)
     batches = Limited(data.train, cfg.batch_size, shuffle=True, limit=max(1, samples // cfg.batch_size))
+    if target.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
-    stats = train_one_epoch(model, batches, optimizer, cpu, cfg.grad_clip)
+    stats = train_one_epoch(model, batches, optimizer, target, cfg.grad_clip, **extra)
+    if target.type == "cuda":
+        torch.cuda.synchronize()
     return stats.samples / (time.perf_counter() - start)
+
+
+CUDA_SETTINGS = {"notebook-b64": SETTINGS["notebook-b64"], "default-b64": SETTINGS["default-b64"],
+                 "default-b256": {"train": {"batch_size": 256}, "threads": 2}}
+CUDA_VARIANTS = {f"{'packed' if pack else 'padded'}-{precision}": {"pack": pack, "precision": precision}
+                 for pack in (True, False) for precision in ("fp32", "bf16")}
+
+
+def cuda_table(samples: int, data_dir: str | None) -> None:
+    """Every CUDA setting x (packed, padded) x (fp32, bf16), in this process, two rounds."""
+    rates: dict[tuple[str, str], list[float]] = {}
+    for _ in range(2):
+        for setting_name, setting in CUDA_SETTINGS.items():
+            for variant_name, variant in CUDA_VARIANTS.items():
+                rate = measure_tree(setting, variant, samples, data_dir, device="cuda")
+                rates.setdefault((setting_name, variant_name), []).append(rate)
+    print(f"{'setting':<13} {'variant':<13} {'samples/s':>10} {'x packed-fp32':>14}")
+    for (setting_name, variant_name), values in rates.items():
+        reference = median(rates[(setting_name, "packed-fp32")])
+        print(f"{setting_name:<13} {variant_name:<13} {median(values):>10,.0f} {median(values) / reference:>14.2f}")
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -114,7 +142,9 @@ def worker(args: argparse.Namespace) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--data-dir", help="AG_NEWS train.csv/test.csv (required except with --cuda)")
+    parser.add_argument("--cuda", action="store_true",
+                        help="only this tree on CUDA: packed vs padded, fp32 vs bf16 (synthetic data without --data-dir)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=4000, help="training samples timed per run")
     parser.add_argument("--before", default=None, help="git revision of the reference (default: main before issue 8)")
@@ -122,6 +152,11 @@ def main() -> int:
     parser.add_argument("--setting", help=argparse.SUPPRESS)
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cuda:
+        cuda_table(args.samples, args.data_dir)
+        return 0
+    if not args.data_dir:
+        parser.error("--data-dir is required")
     args.data_dir = str(Path(args.data_dir).resolve())
     if args.worker:
         worker(args)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from data.batches import PaddedBatches
 from data.encode import encode
@@ -9,16 +10,18 @@ from data.synthetic import make_synthetic
 from data.tokenizer import basic_english
 from data.vocab import build_vocab
 from models import MODEL_FAMILIES, build_model
-from tune.training import evaluate, train_one_epoch
+from tune.config import TrainConfig
+from tune.training import clip_gradients, evaluate, make_optimizer, train_one_epoch
 
 
 @pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
 @pytest.mark.parametrize("bidirectional, num_layers", [(False, 1), (True, 2)])
-def test_padding_never_changes_logits(family, pooling, bidirectional, num_layers):
+@pytest.mark.parametrize("pack", [False, True], ids=["padded", "packed"])
+def test_padding_never_changes_logits(family, pooling, bidirectional, num_layers, pack):
     torch.manual_seed(0)
     model = build_model(family, 50, 4, embed_dim=8, hidden_dim=16, num_layers=num_layers,
-                        bidirectional=bidirectional, pooling=pooling).eval()
+                        bidirectional=bidirectional, pooling=pooling, pack=pack).eval()
     sentence = torch.tensor([5, 9, 3, 7, 2])
     logits = []
     for extra in (0, 1, 7, 30):
@@ -29,6 +32,66 @@ def test_padding_never_changes_logits(family, pooling, bidirectional, num_layers
         logits.append(model(tokens, torch.tensor([5, 5 + extra]))[0])
     for out in logits[1:]:
         torch.testing.assert_close(out, logits[0], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_padded_and_packed_paths_agree_with_torchs_bidirectional_layer(family, pooling):
+    """The padded path (backward run on length-reversed rows) equals packing, and both equal one
+    packed bidirectional nn.RNNBase holding the same weights."""
+    torch.manual_seed(0)
+    model = build_model(family, 50, 4, embed_dim=8, hidden_dim=16, num_layers=1, bidirectional=True,
+                        pooling=pooling).eval()
+    tokens = torch.randint(2, 50, (5, 9))
+    lengths = torch.tensor([9, 4, 1, 7, 2])
+    for row, length in enumerate(lengths):
+        tokens[row, length:] = 0
+    model.pack = False
+    padded = model(tokens, lengths)
+    model.pack = True
+    torch.testing.assert_close(model(tokens, lengths), padded, atol=1e-5, rtol=0)
+
+    forward, backward = model.layers[0]
+    reference = type(forward)(8, 16, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for name, value in forward.named_parameters():
+            getattr(reference, name).copy_(value)
+            getattr(reference, f"{name}_reverse").copy_(getattr(backward, name))
+    packed = pack_padded_sequence(model.embedding(tokens), lengths, batch_first=True, enforce_sorted=False)
+    out = pad_packed_sequence(reference(packed)[0], batch_first=True)[0]
+    features = model._pool(out, lengths)
+    torch.testing.assert_close(model.head(features), padded, atol=1e-5, rtol=0)
+
+
+def test_clipping_covers_sparse_embedding_gradients():
+    torch.manual_seed(0)
+    dense = build_model("gru", 30, 3, embed_dim=4, hidden_dim=4, sparse_embedding=False)
+    sparse = build_model("gru", 30, 3, embed_dim=4, hidden_dim=4, sparse_embedding=True)
+    sparse.load_state_dict(dense.state_dict())
+    tokens, lengths = torch.tensor([[3, 4, 3, 0], [5, 6, 7, 8]]), torch.tensor([3, 4])
+    for model in (dense, sparse):
+        (model(tokens, lengths).sum() * 100).backward()
+    dense_norm = torch.nn.utils.clip_grad_norm_(list(dense.parameters()), 0.5)
+    sparse_norm = clip_gradients(list(sparse.parameters()), 0.5)
+    torch.testing.assert_close(sparse_norm, dense_norm)
+    assert sparse.embedding.weight.grad.is_sparse
+    torch.testing.assert_close(sparse.embedding.weight.grad.to_dense(), dense.embedding.weight.grad)
+    torch.testing.assert_close(sparse.head.weight.grad, dense.head.weight.grad)
+
+
+def test_sparse_and_dense_embeddings_both_train_and_resume_from_their_state():
+    vocab, train, test = order_task()
+    for sparse in (True, False):
+        torch.manual_seed(0)
+        model = build_model("lstm", len(vocab), 4, embed_dim=16, hidden_dim=16, sparse_embedding=sparse)
+        cfg = TrainConfig(lr=5e-3, sparse_embedding=sparse)
+        optimizer = make_optimizer(model, cfg)
+        first = train_one_epoch(model, PaddedBatches(train, 32, shuffle=True), optimizer, torch.device("cpu"), 5.0)
+        state = optimizer.state_dict()
+        again = make_optimizer(model, cfg)
+        again.load_state_dict(state)
+        second = train_one_epoch(model, PaddedBatches(train, 32, shuffle=True, seed=1), again, torch.device("cpu"), 5.0)
+        assert second.loss < first.loss
 
 
 def test_seed_pooling_reproduces_the_notebooks_padding_flaw():

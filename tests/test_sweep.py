@@ -12,6 +12,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
+
+from data.vocab import Vocab
+from tune.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +51,7 @@ embed_dim = {choice = [16, 32]}
 hidden_dim = {choice = [16, 32]}
 """)
     result = sweep("--config", config, "--data-dir", str(real_ag_news), "--max-train-samples", "800", "--num-samples", "6",
-                   "--storage", str(tmp_path), "--name", "e2e", *TINY)
+                   "--keep-checkpoints", "2", "--storage", str(tmp_path), "--name", "e2e", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = tmp_path / "e2e"
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -69,6 +73,19 @@ hidden_dim = {choice = [16, 32]}
     assert {r["metrics"]["device"] for r in results} == {"cpu"} and all(r["metrics"]["node_id"] for r in results)
     stopped = [tid for tid in {r["trial_id"] for r in results} if max(x["metrics"]["epoch"] for x in results if x["trial_id"] == tid) < 4]
     assert len(stopped) == summary["stopped_early"]
+
+    # Lean checkpoints: no optimizer state once trials end; per family the best went to best/FAMILY
+    # (standalone) and the runner-up stays in its trial directory, readable through the run's vocab.
+    assert not list(run_dir.rglob("optimizer.pt"))
+    left = sorted(p for p in run_dir.glob("e2e_*/checkpoint_*/model.pt"))
+    families = [torch.load(p, weights_only=True)["config"]["train"]["model"] for p in left]
+    trials_per_family = {f: len({r["trial_id"] for r in results if r["config"]["model"] == f}) for f in ("rnn", "lstm")}
+    assert sorted(families) == sorted(f for f, n in trials_per_family.items() if n >= 2)
+    for family in ("rnn", "lstm"):
+        standalone = torch.load(run_dir / "best" / family / "model.pt", weights_only=True)
+        assert standalone["vocab"][:2] == ["<pad>", "<unk>"]
+    loaded = load_checkpoint(left[0] if left else run_dir / "best" / "rnn" / "model.pt")
+    assert loaded.vocab == Vocab.load(run_dir / "vocab.json") and loaded.class_names[0] == "World"
 
 
 def test_injected_crash_is_retried_from_checkpoint(tmp_path):

@@ -91,8 +91,9 @@ class LiveProgress(Callback):
         self.on_step_end(0, trials)
 
     def on_step_end(self, iteration, trials, **info):
-        if self.quiet:
-            return
+        now = time.time()
+        if self.quiet or now - self.last_print < self.every_s:
+            return  # Ray calls this many times a second: count the trials only when a line may print
         counts: dict[str, int] = {}
         for trial in trials:
             status = trial_status(trial.status, trial.last_result or {}, self.epochs)
@@ -102,8 +103,7 @@ class LiveProgress(Callback):
                                                ("running", "pending", "completed", "stopped_early", "errored")})
         if self.best:
             line += f"  | best val_acc {self.best[0]:.2%} ({self.best[1]}, {self.best[2]})"
-        now = time.time()
-        if line != self.last_line and now - self.last_print >= self.every_s:
+        if line != self.last_line:
             print(f"[{_clock(now - self.started)}] {line}", flush=True, file=sys.stdout)
             self.last_line, self.last_print = line, now
 
