@@ -108,6 +108,7 @@ def trial_rows(records: list[dict[str, Any]], epochs: pd.DataFrame, config: dict
             "s_per_epoch": float(mine["epoch_s"].mean()) if len(mine) else np.nan,
             "samples_per_s": float(mine["samples_per_s"].mean()) if len(mine) else np.nan,
             "parameters": int(last["parameters"]) if last is not None else None,
+            "cpus": float(last["cpus"]) if last is not None and pd.notna(last.get("cpus")) else None,
             "device": last["device"] if last is not None else None,
             "node_id": last["node_id"] if last is not None else None,
             "error": t["error"],

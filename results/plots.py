@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import io
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -10,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, PercentFormatter  # noqa: E402
 
 COLORS = {"rnn": "tab:blue", "lstm": "tab:orange", "gru": "tab:green"}
 
@@ -26,26 +29,28 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+def _svg_with_tooltips(fig, tooltips: dict[str, str]) -> str:
+    """The figure as inline SVG where hovering the artist with gid KEY shows tooltips[KEY]."""
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]
+    for gid, text in tooltips.items():
+        svg = svg.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(text)}</title>', 1)
+    return svg
+
+
 def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame, top: int = 8) -> bytes:
-    """Validation accuracy per epoch of the top trials."""
+    """Validation accuracy per epoch of the top trials, labelled with their leaderboard rank."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    best = trials.dropna(subset=["best_val_acc"]).nlargest(top, "best_val_acc")
-    for _, trial in best.iterrows():
+    best = trials.dropna(subset=["best_val_acc"]).sort_values(["best_val_acc", "epochs"], ascending=[False, True])
+    for rank, (_, trial) in enumerate(best.head(top).iterrows(), start=1):
         curve = epochs[(epochs["run"] == trial["run"]) & (epochs["trial_id"] == trial["trial_id"])]
         ax.plot(curve["epoch"], curve["val_acc"], marker="o", color=_color(trial["family"]),
-                label=f"{trial['family']} {trial['trial_id']}")
-    ax.set(xlabel="epoch", ylabel="validation accuracy", title=f"Learning curves (top {len(best)} trials)")
+                label=f"#{rank} {trial['family']} {trial['trial_id']}")
+    ax.set(xlabel="epoch", ylabel="validation accuracy", title=f"Learning curves (top {min(top, len(best))} trials)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7)
-    return _png(fig)
-
-
-def accuracy_vs_lr(trials: pd.DataFrame) -> bytes:
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for family, group in trials.dropna(subset=["best_val_acc"]).groupby("family"):
-        ax.scatter(group["lr"].astype(float), group["best_val_acc"], color=_color(family), label=family, alpha=0.8)
-    ax.set_xscale("log")
-    ax.set(xlabel="learning rate", ylabel="best validation accuracy", title="Accuracy against learning rate")
-    ax.legend()
     return _png(fig)
 
 
@@ -54,28 +59,81 @@ def best_so_far(epochs: pd.DataFrame) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4))
     for run, group in epochs.groupby("run"):
         group = group.sort_values("time")
-        ax.step(group["time"] - group["time"].min(), group["val_acc"].cummax(), where="post", label=run)
-    ax.set(xlabel="seconds since first result", ylabel="best validation accuracy so far", title="Best so far against wall time")
+        ax.step((group["time"] - group["time"].min()) / 60, group["val_acc"].cummax(), where="post", label=run)
+    ax.set(xlabel="minutes since the first result", ylabel="best validation accuracy so far",
+           title="Best so far against wall time")
     ax.legend(fontsize=7)
     return _png(fig)
 
 
-def parallel_coordinates(trials: pd.DataFrame) -> bytes:
-    """Each trial as a line across its (normalized) hyperparameters, ending at its accuracy."""
-    columns = [c for c in ("lr", "embed_dim", "hidden_dim", "num_layers", "dropout", "batch_size") if trials[c].nunique() > 1]
-    columns.append("best_val_acc")
-    done = trials.dropna(subset=["best_val_acc"])
-    values = done[columns].astype(float).copy()
-    if "lr" in values:
-        values["lr"] = np.log10(values["lr"])
-    span = (values.max() - values.min()).replace(0, 1)
-    norm = (values - values.min()) / span
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for (_, row), family in zip(norm.iterrows(), done["family"]):
-        ax.plot(range(len(columns)), row.values, color=_color(family), alpha=0.6)
-    ax.set_xticks(range(len(columns)), ["log10 lr" if c == "lr" else c for c in columns])
-    ax.set(ylabel="normalized value", title="Parallel coordinates (colour: family)")
-    for family in done["family"].unique():
-        ax.plot([], [], color=_color(family), label=family)
-    ax.legend(fontsize=7)
-    return _png(fig)
+@dataclass(frozen=True)
+class EffectsFigure:
+    png: bytes
+    svg: str  # the same figure with a hover tooltip per point (trial, family, settings, accuracy)
+
+
+def _positions(values: pd.Series) -> tuple[np.ndarray, list[str] | None, bool]:
+    """x positions for a hyperparameter's values: (x, category labels or None, log scale?)."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    few_ints = numeric.notna().all() and (numeric == numeric.round()).all() and numeric.nunique() <= 4
+    if numeric.notna().all() and values.map(lambda v: not isinstance(v, bool)).all() and not few_ints:
+        positive = (numeric > 0).all()
+        return numeric.to_numpy(float), None, bool(values.name == "lr" and positive)
+    if few_ints:
+        labels = [str(int(v)) for v in sorted(numeric.unique())]
+        return numeric.map(lambda v: labels.index(str(int(v)))).to_numpy(float), labels, False
+    labels = sorted(values.astype(str).unique())
+    return values.astype(str).map(labels.index).to_numpy(float), labels, False
+
+
+def _value(key: str, value) -> str:
+    if key == "lr":
+        return f"{float(value):.2e}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def effects(trials: pd.DataFrame, keys: list[str], families: list[str], top: int = 3) -> EffectsFigure:
+    """Best validation accuracy against each varied hyperparameter, in real units (log lr).
+
+    One panel per key; points of the given families only; the top trials carry their rank.
+    """
+    done = trials.dropna(subset=["best_val_acc"]).sort_values(["best_val_acc", "epochs"], ascending=[False, True])
+    done = done.assign(rank=range(1, len(done) + 1))  # the leaderboard's ranks
+    done = done[done["family"].isin(families)].reset_index(drop=True)
+    cols = min(3, len(keys))
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
+    tooltips = {}
+    for ax, key in zip(axes.flat, keys):
+        x, labels, log = _positions(done[key])
+        for i, trial in done.iterrows():
+            gid = f"{key}-{i}"
+            settings = ", ".join(f"{k} {_value(k, trial[k])}" for k in keys)
+            tooltips[gid] = (f"#{trial['rank']} {trial['family']} {trial['trial_id']}: val {trial['best_val_acc']:.2%} "
+                             f"after {trial['epochs']} epochs; {settings}")
+            ax.scatter([x[i]], [trial["best_val_acc"]], color=_color(trial["family"]), s=28, alpha=0.8, gid=gid)
+            if trial["rank"] <= top:
+                ax.annotate(f"#{trial['rank']}", (x[i], trial["best_val_acc"]), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        if log:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 3.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0e}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if labels is not None:
+            ax.set_xticks(range(len(labels)), labels)
+        ax.set_xlabel(key)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("best val accuracy")
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    for family in families:
+        axes.flat[0].scatter([], [], color=_color(family), label=family)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Best validation accuracy against each searched setting")
+    fig.tight_layout()
+    svg = _svg_with_tooltips(fig, tooltips)
+    return EffectsFigure(_png(fig), svg)

@@ -1,9 +1,14 @@
-"""report.md, a self-contained report.html (plots embedded) and trials.csv from one or more runs."""
+"""report.md, a self-contained report.html (plots embedded) and trials.csv from one or more runs.
+
+The report answers first (the headline: what won, how good on test, against what, at what cost),
+then shows the few columns that decide a choice; everything else is in trials.csv.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,55 +16,95 @@ import pandas as pd
 
 from data.files import atomic_write_bytes, atomic_write_text
 from results import plots, tables
+from results.headline import headline, seed_baseline_line, test_size
 from results.load import Run, load_run
 
+Section = tuple[str, str, Any]  # (heading, note, table or None)
 
-def write_report(run_dirs: list[Path], out: Path, importances: dict[str, dict[str, float]] | None = None) -> dict[str, Path]:
-    """Write the three report files into `out`; `importances` maps run name to Optuna's importances."""
+
+def write_report(run_dirs: list[Path], out: Path, importances: dict[str, dict[str, Any]] | None = None) -> dict[str, Path]:
+    """Write the report files into `out`.
+
+    `importances` maps a run's name to {"n_trials": N, "importances": {param: (mean, std)}}.
+    """
     runs = [load_run(d) for d in run_dirs]
     out.mkdir(parents=True, exist_ok=True)
-    sections = build_sections(runs, importances or {})
     trials = pd.concat([r.trials for r in runs], ignore_index=True)
     atomic_write_text(out / "trials.csv", trials.to_csv(index=False))
     figures = build_figures(runs)
+    effects_note, effects = build_effects(trials)
     for name, png in figures.items():
         atomic_write_bytes(out / f"{name}.png", png)
+    if effects:
+        atomic_write_bytes(out / "effects.png", effects.png)
     title = "rnn-tune report: " + ", ".join(r.name for r in runs)
-    atomic_write_text(out / "report.md", _markdown(title, sections, figures))
-    atomic_write_text(out / "report.html", _html(title, sections, figures))
+    lines = headline_lines(runs)
+    main, details = build_sections(runs, importances or {})
+    atomic_write_text(out / "report.md", _markdown(title, lines, main, details, effects_note, effects, figures))
+    atomic_write_text(out / "report.html", _html(title, lines, main, details, effects_note, effects, figures))
     return {"md": out / "report.md", "html": out / "report.html", "csv": out / "trials.csv"}
 
 
-def build_sections(runs: list[Run], importances: dict[str, dict[str, float]]) -> list[tuple[str, str, Any]]:
-    """(title, note, table or text) in reading order."""
+def headline_lines(runs: list[Run]) -> list[str]:
+    lines = []
+    for run in runs:
+        if len(runs) > 1:
+            lines.append(f"*Run {run.name}:*")
+        lines += headline(run)
+    seed = seed_baseline_line(runs) if len(runs) > 1 else None
+    return lines + ([seed] if seed else [])
+
+
+def build_sections(runs: list[Run], importances: dict[str, dict[str, Any]]) -> tuple[list[Section], list[Section]]:
+    """(main sections in reading order, details for the collapsible part)."""
     trials = pd.concat([r.trials for r in runs], ignore_index=True)
-    test_acc = {(r.name, fam): best["test_acc"] for r in runs if r.summary for fam, best in r.summary["by_family"].items()}
-    sections: list[tuple[str, str, Any]] = []
+    test_acc, test_n = {}, {}
     for r in runs:
-        state = "finished" if r.summary else "in progress or interrupted (no summary.json yet)"
-        counts = r.trials["status"].value_counts().to_dict()
-        sections.append((f"Run {r.name}", f"{state}; " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), None))
-    sections.append(("Leaderboard", "Top trials by best validation accuracy.", tables.leaderboard(trials)))
-    sections.append(("Model families", "RNN vs LSTM vs GRU (and the notebook's seed baseline when present); "
-                     "test accuracy is scored once, on each family's best checkpoint.", tables.family_comparison(trials, test_acc)))
-    for key, table in tables.hyperparameter_effects(trials).items():
-        sections.append((f"Effect of {key}", "Best validation accuracy per trial, grouped.", table))
-    for run, values in importances.items():
+        for family, best in (r.summary or {}).get("by_family", {}).items():
+            test_acc[(r.name, family)] = best["test_acc"]
+            test_n[(r.name, family)] = test_size(r.summary, family)
+    main: list[Section] = [
+        ("Leaderboard", "Top trials by best validation accuracy, with the settings that were searched.",
+         tables.leaderboard(trials)),
+        ("Model families", "RNN vs LSTM vs GRU (and the notebook's seed baseline when present): best and median "
+         "validation accuracy over a family's trials; test accuracy is scored once, on each family's best "
+         "checkpoint, with its 95% interval.", tables.family_comparison(trials, test_acc, test_n)),
+    ]
+    for run, found in importances.items():
+        values = found.get("importances") or {}
         if values:
-            frame = pd.DataFrame({"parameter": list(values), "importance": list(values.values())})
-            sections.append((f"Optuna parameter importances ({run})", "fANOVA importances of the sampled parameters.", frame))
+            frame = pd.DataFrame({"parameter": list(values), "importance": [m for m, _ in values.values()],
+                                  "spread": [s for _, s in values.values()]})
+            main.append((f"Hyperparameter importance ({run})",
+                         f"Optuna's importances (PED-ANOVA) from {found['n_trials']} finished trials; spread: their "
+                         "standard deviation over 20 bootstrap resamples of those trials."
+                         + (" Few trials: read as a hint, not a finding." if found["n_trials"] < 20 else ""), frame))
     for r in runs:
         best = tables.best_test_results(r.summary)
         if best:
             family, names, matrix = best
-            sections.append((f"Best model on the test split ({r.name}: {family})", "Per-class accuracy.",
-                             tables.per_class_accuracy(names, matrix)))
-            sections.append(("Confusion matrix", "Rows: true class; columns: predicted.", tables.confusion_table(names, matrix)))
+            main.append((f"Best model on the test split ({r.name}: {family})", "Per-class accuracy.",
+                         tables.per_class_accuracy(names, matrix)))
+            main.append(("Confusion matrix", "Rows: true class; columns: predicted.", tables.confusion_table(names, matrix)))
     failed = trials[trials["status"] == "errored"]
     if len(failed):
-        sections.append(("Failed trials", "Trials that crashed past their retries or whose loss became NaN/inf.",
-                         failed[["run", "trial_id", "family", "lr", "epochs", "error"]]))
-    return sections
+        main.append(("Failed trials", "Trials that crashed past their retries or whose loss became NaN/inf.",
+                     failed[["trial_id", "family", "epochs", "error"]]))
+    details: list[Section] = [
+        ("Speed and size per family", "Mean seconds per epoch and training samples/s over a family's trials, the "
+         "parameter count of its best trial and the spread of best validation accuracy.", tables.family_costs(trials)),
+    ]
+    return main, details
+
+
+def build_effects(trials: pd.DataFrame) -> tuple[str, plots.EffectsFigure | None]:
+    keys = tables.varied(trials)
+    enough, few = tables.effect_families(trials)
+    note = (f"Families with fewer than {tables.MIN_TRIALS_FOR_EFFECTS} finished trials are left out; too few to "
+            f"read an effect from: {', '.join(few)}." if few else "")
+    if not keys or not enough:
+        return (note or "No searched setting varied across trials.") if keys or few else "", None
+    return note, plots.effects(trials, keys, enough)
 
 
 def build_figures(runs: list[Run]) -> dict[str, bytes]:
@@ -67,8 +112,7 @@ def build_figures(runs: list[Run]) -> dict[str, bytes]:
     epochs = pd.concat([r.epochs for r in runs], ignore_index=True)
     if trials["best_val_acc"].notna().sum() == 0:
         return {}
-    return {"learning_curves": plots.learning_curves(epochs, trials), "accuracy_vs_lr": plots.accuracy_vs_lr(trials),
-            "best_so_far": plots.best_so_far(epochs), "parallel_coordinates": plots.parallel_coordinates(trials)}
+    return {"learning_curves": plots.learning_curves(epochs, trials), "best_so_far": plots.best_so_far(epochs)}
 
 
 def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +120,7 @@ def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
     for column in shown.columns:
         if "acc" in str(column):
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.2%}")
-        elif column == "importance":
+        elif column in ("importance", "spread"):
             shown[column] = shown[column].map(lambda v: f"{v:.3f}")
         elif column == "lr" and shown[column].dtype.kind == "f":
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{float(v):.2e}")
@@ -88,32 +132,72 @@ def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
 def _md_table(frame: pd.DataFrame) -> str:
     shown = _fmt(frame).reset_index() if frame.index.name else _fmt(frame)
     header = "| " + " | ".join(map(str, shown.columns)) + " |\n|" + "---|" * len(shown.columns) + "\n"
-    return header + "".join("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |\n" for row in shown.itertuples(index=False))
+    cells = ("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |\n" for row in shown.itertuples(index=False))
+    return header + "".join(cells)
 
 
-def _markdown(title: str, sections, figures: dict[str, bytes]) -> str:
-    parts = [f"# {title}\n"]
-    for heading, note, table in sections:
+def _markdown(title: str, lines: list[str], main: list[Section], details: list[Section], effects_note: str,
+              effects: plots.EffectsFigure | None, figures: dict[str, bytes]) -> str:
+    parts = [f"# {title}\n", "\n".join(f"- {line}" for line in lines) + "\n"]
+    for heading, note, table in main:
         parts.append(f"## {heading}\n\n{note}\n")
         if table is not None:
             parts.append(_md_table(table))
-    parts.append("## Plots\n")
-    parts += [f"![{name}]({name}.png)\n" for name in figures]
+    if effects or effects_note:
+        parts.append("## Hyperparameter effects\n")
+        parts.append((effects_note + "\n") if effects_note else "")
+        if effects:
+            parts.append("![Best validation accuracy against each searched setting](effects.png)\n")
+    parts.append("## Curves\n")
+    parts += [f"![{name.replace('_', ' ')}]({name}.png)\n" for name in figures]
+    for heading, note, table in details:
+        parts.append(f"## {heading}\n\n{note}\n")
+        parts.append(_md_table(table))
     return "\n".join(parts)
 
 
-def _html(title: str, sections, figures: dict[str, bytes]) -> str:
-    body = [f"<h1>{html.escape(title)}</h1>"]
-    for heading, note, table in sections:
+def _inline(text: str) -> str:
+    """The headline's Markdown (**bold**, `code`, *emphasis*) as HTML, everything else escaped."""
+    out = html.escape(text, quote=False)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
+    out = re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+    return re.sub(r"\*(.+?)\*", r"<em>\1</em>", out)
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    return _fmt(table).to_html(index=bool(table.index.name), border=0, classes="t", na_rep="")
+
+
+def _html(title: str, lines: list[str], main: list[Section], details: list[Section], effects_note: str,
+          effects: plots.EffectsFigure | None, figures: dict[str, bytes]) -> str:
+    body = [f"<h1>{html.escape(title)}</h1>", '<ul class="headline">'
+            + "".join(f"<li>{_inline(line)}</li>" for line in lines) + "</ul>"]
+    for heading, note, table in main:
         body.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(note)}</p>")
         if table is not None:
-            body.append('<div class="scroll">' + _fmt(table).to_html(index=bool(table.index.name), border=0, classes="t", na_rep="") + "</div>")
-    body.append("<h2>Plots</h2>")
+            body.append(f'<div class="table">{_table_html(table)}</div>')
+    if effects or effects_note:
+        body.append("<h2>Hyperparameter effects</h2>")
+        if effects_note:
+            body.append(f"<p>{html.escape(effects_note)}</p>")
+        if effects:
+            body.append('<p>Hover a point for its trial and settings.</p>'
+                        f'<figure class="effects" aria-label="Best validation accuracy against each searched setting">'
+                        f"{effects.svg}</figure>")
+    body.append("<h2>Curves</h2>")
     for name, png in figures.items():
-        body.append(f'<figure><img alt="{name}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-                    f"<figcaption>{name.replace('_', ' ')}</figcaption></figure>")
+        body.append(f'<figure><img alt="{name.replace("_", " ")}" '
+                    f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>')
+    body.append("<details><summary>More columns: speed and size per family (all columns: trials.csv)</summary>")
+    for heading, note, table in details:
+        body.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(note)}</p><div class=\"table\">"
+                    f"{_table_html(table)}</div>")
+    body.append("</details>")
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "table.t{border-collapse:collapse;font-size:13px;margin-bottom:1em}table.t td,table.t th{padding:3px 8px;"
-             "border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}.scroll{overflow-x:auto}img{max-width:100%}")
+             "ul.headline{font-size:15px;line-height:1.5;background:#f6f8fa;padding:.8em 1em .8em 2em;border-radius:6px}"
+             "code{font-size:12px;word-break:break-all}"
+             "table.t{border-collapse:collapse;font-size:13px;margin-bottom:1em}table.t td,table.t th{padding:3px 7px;"
+             "border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}.table{overflow-x:auto}"
+             "img,figure svg{max-width:100%;height:auto}figure{margin:1em 0}")
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")

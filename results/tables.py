@@ -1,4 +1,4 @@
-"""Comparison tables (pandas) from trial rows: leaderboard, families, hyperparameter effects, test."""
+"""Comparison tables (pandas) from trial rows: leaderboard, families, costs, test results."""
 
 from __future__ import annotations
 
@@ -7,52 +7,74 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-LEADERBOARD_COLUMNS = ["run", "trial_id", "family", "lr", "embed_dim", "hidden_dim", "num_layers", "dropout", "pooling",
-                       "batch_size", "best_val_acc", "final_val_acc", "epochs", "status"]
+from results.stats import wilson_interval
+
+SEARCHABLE = ("lr", "embed_dim", "hidden_dim", "num_layers", "bidirectional", "dropout", "pooling", "batch_size",
+              "weight_decay", "grad_clip")
+MIN_TRIALS_FOR_EFFECTS = 5
+
+
+def varied(trials: pd.DataFrame) -> list[str]:
+    """The hyperparameters that took more than one value in these trials (the searched ones)."""
+    return [c for c in SEARCHABLE if c in trials and trials[c].astype(str).nunique() > 1]
 
 
 def leaderboard(trials: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """Top trials by best validation accuracy (ties: fewer epochs first)."""
+    """Top trials by best validation accuracy (ties: fewer epochs first), with the settings that varied.
+
+    The few columns that decide a choice; everything else is in trials.csv.
+    """
     ranked = trials.dropna(subset=["best_val_acc"]).sort_values(["best_val_acc", "epochs"], ascending=[False, True])
-    return ranked[[c for c in LEADERBOARD_COLUMNS if c in ranked]].head(top).reset_index(drop=True)
+    columns = (["run"] if trials["run"].nunique() > 1 else []) + ["trial_id", "family", *varied(trials),
+                                                                  "best_val_acc", "epochs", "status"]
+    board = ranked[columns].head(top).reset_index(drop=True)
+    board.insert(0, "rank", range(1, len(board) + 1))
+    return board
 
 
-def family_comparison(trials: pd.DataFrame, test_acc: dict[tuple[str, str], float]) -> pd.DataFrame:
-    """Per run and family: best/median/spread of best val_acc, test_acc of the family's best, counts, speed, size.
+def family_comparison(trials: pd.DataFrame, test_acc: dict[tuple[str, str], float],
+                      test_n: dict[tuple[str, str], int] | None = None) -> pd.DataFrame:
+    """Per run and family: trials and outcomes, best/median best val_acc, test_acc of the family's best.
 
-    `test_acc` maps (run, family) to the test accuracy of that family's best checkpoint.
+    `test_acc` maps (run, family) to the test accuracy of that family's best checkpoint; `test_n`
+    to the number of test rows behind it (for the 95% interval).
     """
     rows = []
     for (run, family), group in trials.groupby(["run", "family"], sort=True):
         acc = group["best_val_acc"].dropna()
-        best = group.loc[acc.idxmax()] if len(acc) else None
+        key = (run, family.replace(" (seed)", ""))
+        test = test_acc.get(key, np.nan)
+        n = (test_n or {}).get(key, 0)
+        low, high = wilson_interval(test, n) if n and not pd.isna(test) else (np.nan, np.nan)
         rows.append({
-            "run": run, "family": family, "best_val_acc": acc.max() if len(acc) else np.nan,
-            "median_val_acc": acc.median() if len(acc) else np.nan, "std_val_acc": acc.std(ddof=0) if len(acc) else np.nan,
-            "test_acc_of_best": test_acc.get((run, family.replace(" (seed)", "")), np.nan),
-            "trials": len(group), "stopped_early": int(group["stopped_early"].sum()), "errored": int((group["status"] == "errored").sum()),
-            "mean_s_per_epoch": group["s_per_epoch"].mean(),
-            "parameters_of_best": best["parameters"] if best is not None else None,
+            "run": run, "family": family, "trials": len(group), "stopped_early": int(group["stopped_early"].sum()),
+            "errored": int((group["status"] == "errored").sum()),
+            "best_val_acc": acc.max() if len(acc) else np.nan, "median_val_acc": acc.median() if len(acc) else np.nan,
+            "test_acc_of_best": test,
+            "test_95_ci": "" if pd.isna(low) else f"{low:.1%}–{high:.1%}",
         })
+    frame = pd.DataFrame(rows)
+    return frame.drop(columns=["run"]) if trials["run"].nunique() <= 1 else frame
+
+
+def family_costs(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per run and family: speed and size (the columns the main family table leaves out)."""
+    rows = []
+    for (run, family), group in trials.groupby(["run", "family"], sort=True):
+        acc = group["best_val_acc"].dropna()
+        best = group.loc[acc.idxmax()] if len(acc) else None
+        rows.append({"run": run, "family": family, "mean_s_per_epoch": group["s_per_epoch"].mean(),
+                     "mean_samples_per_s": group["samples_per_s"].mean(),
+                     "parameters_of_best": best["parameters"] if best is not None else None,
+                     "std_val_acc": acc.std(ddof=0) if len(acc) else np.nan})
     return pd.DataFrame(rows)
 
 
-def lr_bins(lr: pd.Series) -> pd.Series:
-    """Learning rates binned by decade halves (1e-3, 3e-3, 1e-2, ...) so the table reads on a log scale."""
-    edges = sorted({v * 10.0 ** e for e in range(-7, 2) for v in (1, 3)})
-    return pd.cut(lr, bins=edges)
-
-
-def hyperparameter_effects(trials: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Best and mean best val_acc by binned lr, embed_dim and hidden_dim, per family."""
-    done = trials.dropna(subset=["best_val_acc"]).copy()
-    done["lr_bin"] = lr_bins(done["lr"].astype(float)).astype(str)
-    tables = {}
-    for key, column in (("lr", "lr_bin"), ("embed_dim", "embed_dim"), ("hidden_dim", "hidden_dim")):
-        table = (done.groupby(["family", column], observed=True)["best_val_acc"]
-                 .agg(trials="count", mean_val_acc="mean", best_val_acc="max").reset_index())
-        tables[key] = table.rename(columns={column: key})
-    return tables
+def effect_families(trials: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(families with enough finished trials to read hyperparameter effects from, the others)."""
+    counts = trials.dropna(subset=["best_val_acc"]).groupby("family").size()
+    enough = sorted(f for f, n in counts.items() if n >= MIN_TRIALS_FOR_EFFECTS)
+    return enough, sorted(f for f in counts.index if f not in enough)
 
 
 def per_class_accuracy(class_names: list[str], matrix: list[list[int]]) -> pd.DataFrame:

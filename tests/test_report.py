@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def run_dir(tmp_path_factory) -> Path:
                                  'model = {choice = ["rnn", "gru", "lstm"]}\nlr = {loguniform = [1e-3, 2e-2]}\n'
                                  'hidden_dim = {choice = [16, 32]}\n')
     result = rnn_tune("sweep", "--config", str(root / "s.toml"), "--dataset", "synthetic", "--synthetic-samples", "600",
-                      "--embed-dim", "16", "--num-samples", "5", "--storage", str(root), "--name", "rep", "--no-dashboard",
+                      "--embed-dim", "16", "--num-samples", "9", "--storage", str(root), "--name", "rep", "--no-dashboard",
                       "--quiet", "--cache-dir", str(root / "cache"), env={"RNN_TUNE_FAULT": "nan:rnn"})
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "rep"
@@ -45,7 +46,7 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
     trials = pd.read_csv(run_dir / "trials.csv")
     raw = raw_results(run_dir)
     good = raw[raw["error"].isna()]
-    assert len(trials) == 5 == raw["trial_id"].nunique()
+    assert len(trials) == 9 == raw["trial_id"].nunique()
     for _, row in trials.iterrows():
         mine = good[good["trial_id"] == row["trial_id"]]
         if len(mine):
@@ -68,8 +69,18 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
             assert row["best_val_acc"] == pytest.approx(summary["by_family"][row["family"]]["val_acc"])
             assert row["test_acc_of_best"] == summary["by_family"][row["family"]]["test_acc"]
     md = (run_dir / "report.md").read_text()
-    for heading in ("Leaderboard", "Model families", "Effect of lr", "Confusion matrix", "Failed trials", "NonFiniteLossError"):
+    for heading in ("Leaderboard", "Model families", "Hyperparameter effects", "Confusion matrix", "Failed trials",
+                    "NonFiniteLossError"):
         assert heading in md
+    best = summary["best"]
+    first = md.split("\n## ")[0]
+    assert f"**Use the {best['family'].upper()}** of trial {best['trial_id']}" in first
+    assert f"`rnn-tune predict {best['checkpoint']} " in first and f"{best['test_acc']:.2%} (95% CI" in first
+    assert f"{summary['trials']} trials ({summary['completed']} completed, {summary['stopped_early']} stopped early" in first
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("report.md", "report.html", "trials.csv", "summary.json", "effects.png"):
+        assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o666 & ~umask, name
 
 
 def test_in_progress_run_and_side_by_side(run_dir, tmp_path):
@@ -98,15 +109,36 @@ def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto((run_dir / "report.html").as_uri(), wait_until="load")
+        summary = json.loads((run_dir / "summary.json").read_text())
+        headline = page.locator("ul.headline").inner_text()
+        best = summary["best"]
+        assert f"Use the {best['family'].upper()} of trial {best['trial_id']}" in headline
+        assert f"test accuracy {best['test_acc']:.2%} (95% CI" in headline
+        for family, row in summary["by_family"].items():
+            assert f"{family.upper()} {row['test_acc']:.2%}" in headline
+        assert f"{summary['trials']} trials" in headline and f"rnn-tune predict {best['checkpoint']}" in headline
+        # Every table and the page itself fit a 1280 px window: nothing to scroll sideways.
+        widths = page.eval_on_selector_all("div.table", "els => els.map(e => [e.scrollWidth, e.clientWidth])")
+        assert len(widths) >= 4 and all(scroll <= client for scroll, client in widths), widths
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
-        assert len(images) == 4 and all(done and width > 100 for done, width in images)
+        assert len(images) == 2 and all(done and width > 100 for done, width in images)
+        # The effects plot names each point's trial and settings on hover (SVG <title>).
+        tips = page.locator("figure.effects svg title").all_text_contents()
+        trials = pd.read_csv(run_dir / "trials.csv").dropna(subset=["best_val_acc"])
+        ranked = list(trials.sort_values(["best_val_acc", "epochs"], ascending=[False, True])["trial_id"])
+        assert tips
+        for tip in tips:
+            rank, family, trial_id = tip.split(":")[0].split()
+            row = trials[trials["trial_id"] == trial_id].iloc[0]
+            assert rank == f"#{ranked.index(trial_id) + 1}" and family == row["family"]
+            assert f"val {row['best_val_acc']:.2%}" in tip and f"lr {row['lr']:.2e}" in tip
         assert page.locator("h2", has_text="Leaderboard").count() == 1
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        assert page.locator("figcaption").count() == 0
         browser.close()
     assert errors == []
-    assert (tmp_path / "report.png").stat().st_size > 10_000

@@ -1,0 +1,122 @@
+"""The report's first lines: which model to use, how good it is on test, against what, at what cost.
+
+Built from a run's plain files only (summary.json and the trial rows), for Markdown and HTML alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from results.load import Run
+from results.stats import wilson_interval
+
+
+@dataclass(frozen=True)
+class Score:
+    """A test accuracy with its 95% Wilson interval over `n` test rows."""
+
+    acc: float
+    n: int
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.acc, self.n)
+
+    def text(self) -> str:
+        low, high = self.interval
+        return f"{self.acc:.2%} (95% CI {low:.1%}–{high:.1%})"
+
+
+def describe_settings(config: dict[str, Any]) -> str:
+    """'bidirectional, 1 layer, embed 128, hidden 128, max pooling, dropout 0.30, lr 2.0e-03, batch 64'."""
+    parts = []
+    if config.get("bidirectional") is not None:
+        parts.append("bidirectional" if config["bidirectional"] else "unidirectional")
+    if config.get("num_layers") is not None:
+        parts.append(f"{config['num_layers']} layer{'s' if config['num_layers'] != 1 else ''}")
+    for key, label in (("embed_dim", "embed"), ("hidden_dim", "hidden")):
+        if config.get(key) is not None:
+            parts.append(f"{label} {config[key]}")
+    if config.get("pooling"):
+        parts.append(f"{config['pooling']} pooling")
+    if config.get("dropout") is not None:
+        parts.append(f"dropout {float(config['dropout']):.2f}")
+    if config.get("lr") is not None:
+        parts.append(f"lr {float(config['lr']):.1e}")
+    if config.get("batch_size") is not None:
+        parts.append(f"batch {config['batch_size']}")
+    return ", ".join(parts)
+
+
+def test_size(summary: dict[str, Any], family: str) -> int:
+    confusion = summary.get("test_confusion", {}).get(family)
+    return int(sum(map(sum, confusion["matrix"]))) if confusion else 0
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _compute(hours: float, kind: str) -> str:
+    return f"{hours:.2f} {kind}-hours" if hours >= 0.1 else f"{hours * 60:.1f} {kind}-minutes"
+
+
+def cost_line(run: Run) -> str:
+    """Wall time, trials by outcome, CPU/GPU hours and the hardware that ran them."""
+    trials = run.trials
+    counts = trials["status"].value_counts().to_dict()
+    sweep = run.config.get("sweep", {})
+    busy = trials["wall_s"].fillna(0)
+    cpu_hours = float((busy * trials["cpus"].fillna(sweep.get("cpus_per_trial", 1))).sum()) / 3600
+    gpus = float(sweep.get("gpus_per_trial") or 0)
+    devices = sorted({str(d) for d in trials["device"].dropna()})
+    nodes = trials["node_id"].dropna().nunique()
+    wall = run.summary.get("wall_s") if run.summary else None
+    parts = [f"wall time {_duration(wall)}" if wall else "in progress or interrupted (no summary.json yet)",
+             f"{len(trials)} trials ({counts.get('completed', 0)} completed, {counts.get('stopped_early', 0)} stopped "
+             f"early, {counts.get('errored', 0)} failed)",
+             _compute(cpu_hours, "CPU") + (", " + _compute(float(busy.sum()) * gpus / 3600, "GPU") if gpus else ""),
+             f"on {', '.join(devices) or 'unknown devices'}, {nodes} node{'s' if nodes != 1 else ''}"]
+    return "; ".join(parts)
+
+
+def headline(run: Run) -> list[str]:
+    """Three to six Markdown lines: the model to use and its test score, each family, baselines, cost."""
+    summary = run.summary
+    if not summary or not summary.get("best"):
+        return [f"**{run.name}**: no finished model yet ({cost_line(run)})."]
+    best = summary["best"]
+    family = best["family"]
+    score = Score(best["test_acc"], test_size(summary, family))
+    checkpoint = best["checkpoint"]
+    settings = {**run.config.get("train", {}), **best["config"]}
+    lines = [
+        f"**Use the {family.upper()}** of trial {best['trial_id']} ({describe_settings(settings)}): "
+        f"test accuracy **{score.text()}** "
+        f"on {score.n:,} test rows; validation {best['val_acc']:.2%}.",
+        f"Checkpoint `{checkpoint}`; classify with `rnn-tune predict {checkpoint} \"some text\"`.",
+    ]
+    others = [f"{fam.upper()} {Score(row['test_acc'], test_size(summary, fam)).text()}"
+              for fam, row in sorted(summary["by_family"].items(), key=lambda kv: -kv[1]["test_acc"])]
+    if others:
+        lines.append("Best of each family on test: " + "; ".join(others) + ".")
+    baselines = summary.get("baselines") or {}
+    if baselines:
+        lines.append("Baselines on test: " + "; ".join(
+            f"{name} {Score(b['test_acc'], b.get('n_test') or score.n).text()}" for name, b in baselines.items()) + ".")
+    lines.append("Cost: " + cost_line(run) + ".")
+    return lines
+
+
+def seed_baseline_line(runs: list[Run]) -> str | None:
+    """When a seed-preset run (the notebook's settings) is in the report: its best family on test."""
+    for run in runs:
+        if run.config.get("train", {}).get("pooling") == "seed" and run.summary and run.summary.get("best"):
+            best = run.summary["best"]
+            score = Score(best["test_acc"], test_size(run.summary, best["family"]))
+            return (f"Notebook baseline (`{run.name}`, the notebook's settings): best {best['family'].upper()} "
+                    f"{score.text()}.")
+    return None
