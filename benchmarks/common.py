@@ -36,3 +36,17 @@ def run_json(args: list[str], root: Path, env: dict[str, str] | None = None, tim
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def limited_batches(split, batch_size: int, limit: int, **kwargs):
+    """PaddedBatches (of whichever tree is on the path) whose epoch is its first `limit` batches."""
+    from data.batches import PaddedBatches
+
+    class Limited(PaddedBatches):
+        def batch_indices(self):
+            return super().batch_indices()[:limit]
+
+        def __len__(self) -> int:
+            return min(limit, super().__len__())
+
+    return Limited(split, batch_size, **kwargs)

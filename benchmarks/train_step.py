@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import REPO, checkout_before, median, run_json
+from common import REPO, checkout_before, limited_batches, median, run_json
 
 NOTEBOOK_MODEL = {"model": "lstm", "embed_dim": 64, "hidden_dim": 32, "num_layers": 1,
                   "bidirectional": False, "dropout": 0.0, "pooling": "last", "lr": 0.01,
@@ -65,22 +65,10 @@ def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str | Non
 
     import torch
 
-    from data.batches import PaddedBatches
     from data.config import DataConfig
     from data.prepare import prepare_data
     from tune.config import TrainConfig
     from tune.training import make_optimizer, model_for, train_one_epoch
-
-    class Limited(PaddedBatches):
-        def __init__(self, *args, limit: int, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.limit = limit
-
-        def batch_indices(self):
-            return super().batch_indices()[: self.limit]
-
-        def __len__(self) -> int:
-            return min(self.limit, super().__len__())
 
     if data_dir:
         data = prepare_data(DataConfig(dataset="ag_news", data_dir=data_dir))
@@ -96,9 +84,9 @@ def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str | Non
         model.pack = variant["pack"]
     optimizer = make_optimizer(model, cfg)
     extra = {"precision": cfg.precision} if "precision" in known else {}
-    warm = Limited(data.train, cfg.batch_size, shuffle=True, seed=1, limit=5)
+    warm = limited_batches(data.train, cfg.batch_size, 5, shuffle=True, seed=1)
     train_one_epoch(model, warm, optimizer, target, cfg.grad_clip, **extra)
-    batches = Limited(data.train, cfg.batch_size, shuffle=True, limit=max(1, samples // cfg.batch_size))
+    batches = limited_batches(data.train, cfg.batch_size, max(1, samples // cfg.batch_size), shuffle=True)
     if target.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()

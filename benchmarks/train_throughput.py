@@ -11,26 +11,13 @@ import argparse
 import time
 
 import torch
+from common import limited_batches
 
 from data.batches import PaddedBatches
 from data.config import DataConfig
 from data.prepare import prepare_data
 from tune.config import TrainConfig
 from tune.training import make_optimizer, model_for, train_one_epoch
-
-
-class Limited(PaddedBatches):
-    """The first `limit` batches of an epoch, so each setting costs about the same time."""
-
-    def __init__(self, *args, limit: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.limit = limit
-
-    def batch_indices(self):
-        return super().batch_indices()[: self.limit]
-
-    def __len__(self) -> int:
-        return min(self.limit, super().__len__())
 
 
 def padding_share(batches: PaddedBatches) -> float:
@@ -55,7 +42,8 @@ def main() -> None:
             torch.manual_seed(0)
             model = model_for(cfg, len(data.vocab), len(data.class_names))
             full = PaddedBatches(data.train, batch_size, shuffle=True, bucket_size=bucket)
-            batches = Limited(data.train, batch_size, shuffle=True, bucket_size=bucket, limit=max(1, args.samples // batch_size))
+            batches = limited_batches(data.train, batch_size, max(1, args.samples // batch_size), shuffle=True,
+                                      bucket_size=bucket)
             start = time.perf_counter()
             stats = train_one_epoch(model, batches, make_optimizer(model, cfg), torch.device("cpu"), cfg.grad_clip)
             elapsed = time.perf_counter() - start

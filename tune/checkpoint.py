@@ -12,6 +12,7 @@ weights_only=True)` reads it and loading a checkpoint never runs code from the f
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,9 +76,24 @@ def read_payload(path: Path, device: torch.device | str = "cpu") -> dict[str, An
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
         raise ConfigError(f"{path} is not an rnn-tune checkpoint ({type(exc).__name__})") from None
+    if isinstance(payload, dict) and payload.get("format") == 1:
+        payload = upgrade_format_1(payload)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"{path} is not an rnn-tune checkpoint of format {FORMAT}")
     return payload
+
+
+def upgrade_format_1(payload: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 checkpoint (one multi-layer `rnn` module) in today's layout (a module per layer
+    and direction): `rnn.weight_ih_l1_reverse` -> `layers.1.1.weight_ih_l0`."""
+    state = {}
+    for key, value in payload["model_state"].items():
+        match = re.fullmatch(r"rnn\.(\w+?)_l(\d+)(_reverse)?", key)
+        if match:
+            name, layer, reverse = match.groups()
+            key = f"layers.{layer}.{1 if reverse else 0}.{name}_l0"
+        state[key] = value
+    return {**payload, "format": FORMAT, "model_state": state}
 
 
 def restore_training(directory: Path, cfg: Config, vocab_size: int, num_classes: int,
