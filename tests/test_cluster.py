@@ -55,7 +55,9 @@ def get_json(url: str):
 
 def test_sweep_spans_both_nodes_with_dashboard(cluster, tmp_path):
     api = f"http://127.0.0.1:{cluster.dashboard_port}"
-    proc = subprocess.Popen(["rnn-tune", "sweep", "--address", cluster.address, *sweep_args(tmp_path, "two", rows=3000)],
+    # Trials long enough (15,000 rows) that the second node's worker starts before the first node's
+    # reused worker has run them all.
+    proc = subprocess.Popen(["rnn-tune", "sweep", "--address", cluster.address, *sweep_args(tmp_path, "two", rows=15000)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     while not records(tmp_path / "two") and proc.poll() is None:
         time.sleep(0.5)

@@ -1,14 +1,20 @@
 """Keep a sweep's checkpoints lean while it runs: a Ray Tune callback on the driver.
 
-Ray keeps each trial's best and latest checkpoint. On top of that:
+Ray registers every checkpoint and deletes none (`num_to_keep=None`); this callback decides:
 - the optimizer state (`optimizer.pt`, twice the weights' size under Adam) stays only in the
   latest checkpoint of a running trial, the one a retry or `--resume` starts from;
-- when a trial ends, its latest checkpoint goes unless it is its best;
-- a finished trial's best stays only while it is among the top `keep` of its model family.
+- a checkpoint that is neither a trial's best nor its latest goes;
+- when a trial ends, its latest checkpoint goes unless it is its best, and its best stays only
+  while it is among the top `keep` of its model family.
+
+Deletions wait `grace_s` seconds: Ray snapshots the experiment state about once a second, and a
+driver killed just after a new checkpoint resumes from the snapshot before it, which names the
+checkpoint before. Ray's own `num_to_keep` deletes at once and loses that race.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from ray.tune import Callback, Checkpoint
@@ -31,39 +37,73 @@ def delete_checkpoint(checkpoint: Checkpoint, name: str | None = None) -> None:
 @dataclass
 class CheckpointPruner(Callback):
     keep: int = 1
+    grace_s: float = 10.0
     running: dict[str, list[tuple[float, Checkpoint]]] = field(default_factory=dict)
     finished: dict[str, list[tuple[float, str, Checkpoint]]] = field(default_factory=dict)
+    pending: list[tuple[float, Checkpoint, str | None]] = field(default_factory=list)
+
+    def _later(self, checkpoint: Checkpoint, name: str | None = None) -> None:
+        self.pending.append((time.monotonic() + self.grace_s, checkpoint, name))
+
+    def flush(self, everything: bool = False) -> None:
+        """Carry out the deletions whose grace period is over (all of them with `everything`)."""
+        now = time.monotonic()
+        due = [p for p in self.pending if everything or p[0] <= now]
+        self.pending = [p for p in self.pending if not (everything or p[0] <= now)]
+        for _, checkpoint, name in due:
+            delete_checkpoint(checkpoint, name)
+
+    def on_step_end(self, iteration, trials, **info):
+        if self.pending:
+            self.flush()
+
+    def on_experiment_end(self, trials, **info):
+        self.flush(everything=True)
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
         entries = self.running.setdefault(trial.trial_id, [])
-        for _, older in entries:
-            delete_checkpoint(older, OPTIMIZER_FILE)
         entries.append((trial.last_result.get("val_acc") or 0.0, checkpoint))
+        best = _best(entries)
+        kept = []
+        for entry in entries:
+            if entry[1] is checkpoint or entry is best:
+                kept.append(entry)
+            else:
+                self._later(entry[1])
+        if best[1] is not checkpoint:
+            self._later(best[1], OPTIMIZER_FILE)
+        self.running[trial.trial_id] = kept
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         family = (trial.config or {}).get("model") or trial.last_result.get("model", "?")
-        self.finish(trial.trial_id, family, self.running.pop(trial.trial_id, []))
+        self.finish(trial.trial_id, family, self.running.pop(trial.trial_id, []), now=False)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.on_trial_complete(iteration, trials, trial, **info)
 
-    def finish(self, trial_id: str, family: str, entries: list[tuple[float, Checkpoint]]) -> None:
+    def finish(self, trial_id: str, family: str, entries: list[tuple[float, Checkpoint]], now: bool = True) -> None:
         """A trial ended: keep its best checkpoint without optimizer state, if its family ranks it."""
         if not entries:
             return
-        best_acc, best = max(reversed(entries), key=lambda e: e[0])  # the later one wins a tie, as in Ray
+        drop = delete_checkpoint if now else self._later
+        best_acc, best = _best(entries)
         for _, checkpoint in entries:
             if checkpoint.path != best.path:
-                delete_checkpoint(checkpoint)
-        delete_checkpoint(best, OPTIMIZER_FILE)
+                drop(checkpoint)
+        drop(best, OPTIMIZER_FILE)
         ranked = self.finished.setdefault(family, [])
         ranked[:] = [e for e in ranked if e[1] != trial_id]
         ranked.append((best_acc, trial_id, best))
         ranked.sort(key=lambda e: -e[0])
         for _, _, dropped in ranked[self.keep :]:
-            delete_checkpoint(dropped)
+            drop(dropped)
         del ranked[self.keep :]
 
     def kept(self, family: str) -> list[tuple[float, str, Checkpoint]]:
         """The family's kept (val_acc, trial_id, checkpoint), best first."""
         return list(self.finished.get(family, []))
+
+
+def _best(entries: list[tuple[float, Checkpoint]]) -> tuple[float, Checkpoint]:
+    """The entry with the highest val_acc; the later one wins a tie."""
+    return max(reversed(entries), key=lambda e: e[0])

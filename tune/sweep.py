@@ -120,7 +120,7 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
     if unfinished and not (budget is not None and time.time() - fit_started >= budget):
         raise SweepInterrupted(run_dir, len(unfinished))
     rows = [_row(result, cfg, pruner) for result in results]
-    best_by_family = _score_best(rows, data, run_dir)
+    best_by_family = _score_best(rows, data, run_dir, keep_source=is_uri(cfg.sweep.storage))
     summary = write_summary(run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started)
     return SweepOutcome(run_dir, summary)
 
@@ -147,8 +147,8 @@ def _new_tuner(cfg: Config, data: PreparedData, run_dir: Path, storage_url: str,
         run_config=tune.RunConfig(
             name=run_dir.name, storage_path=experiment_location(cfg, run_dir)[0], verbose=0,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
-            # Ray keeps each trial's best and latest; the pruner trims further (tune/pruning.py).
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="val_acc",
+            # Ray deletes no checkpoint itself; the pruner does, behind Ray's snapshots (tune/pruning.py).
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None, checkpoint_score_attribute="val_acc",
                                                     checkpoint_score_order="max"),
             callbacks=[TrialRecorder(str(run_dir)), LiveProgress(cfg.train.epochs, quiet), pruner],
         ),
@@ -181,8 +181,13 @@ def _row(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
             "checkpoint": kept[0] if kept else None, "error": error}
 
 
-def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path) -> dict[str, dict[str, Any]]:
-    """Move each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone) and score it once on test."""
+def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path,
+                keep_source: bool = False) -> dict[str, dict[str, Any]]:
+    """Move each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone) and score it once on test.
+
+    With cloud storage (`keep_source`) the bucket keeps its copy too: the driver's local run
+    directory may be the less durable of the two.
+    """
     best: dict[str, dict[str, Any]] = {}
     for row in rows:
         if row["checkpoint"] and row["val_acc"] is not None:
@@ -195,7 +200,8 @@ def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path) -
         shutil.rmtree(target, ignore_errors=True)
         with row["checkpoint"].as_directory() as source:
             path = export_checkpoint(Path(source), target, data.vocab)
-        delete_checkpoint(row["checkpoint"])
+        if not keep_source:
+            delete_checkpoint(row["checkpoint"])
         loaded = load_checkpoint(path)
         test = evaluate(loaded.model, PaddedBatches(data.test, EVAL_BATCH_SIZE), torch.device("cpu"))
         scored[family] = {**row, "checkpoint": str(path), "test_acc": test.acc,
