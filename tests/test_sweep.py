@@ -115,8 +115,11 @@ def test_nan_trial_fails_alone(tmp_path):
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
 def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, stop):
-    args = ["--dataset", "synthetic", "--synthetic-samples", "3000", "--num-samples", "6", "--epochs", "3",
-            "--grace-period", "3", "--storage", str(tmp_path), "--name", "resume", *TINY]
+    # One trial at a time, epochs of a few seconds: the kill below lands mid-epoch of the third trial,
+    # after Ray's once-a-second snapshot has recorded its start (a start or completion in the last
+    # second before a SIGKILL is not in Ray's snapshot, and Optuna's database would be ahead of it).
+    args = ["--dataset", "synthetic", "--synthetic-samples", "20000", "--num-samples", "6", "--epochs", "3",
+            "--grace-period", "3", "--max-concurrent", "1", "--storage", str(tmp_path), "--name", "resume", *TINY]
     driver = subprocess.Popen(["rnn-tune", "sweep", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     run_dir = tmp_path / "resume"
     deadline = time.time() + 300

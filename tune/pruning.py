@@ -1,15 +1,16 @@
 """Keep a sweep's checkpoints lean while it runs: a Ray Tune callback on the driver.
 
-Ray registers every checkpoint and deletes none (`num_to_keep=None`); this callback decides:
+Ray keeps each trial's best and latest checkpoint (`num_to_keep=1`, which also makes it snapshot
+the experiment state after each checkpoint); on top of that this callback decides:
 - the optimizer state (`optimizer.pt`, twice the weights' size under Adam) stays only in the
   latest checkpoint of a running trial, the one a retry or `--resume` starts from;
 - a checkpoint that is neither a trial's best nor its latest goes;
 - when a trial ends, its latest checkpoint goes unless it is its best, and its best stays only
   while it is among the top `keep` of its model family.
 
-Deletions wait `grace_s` seconds: Ray snapshots the experiment state about once a second, and a
-driver killed just after a new checkpoint resumes from the snapshot before it, which names the
-checkpoint before. Ray's own `num_to_keep` deletes at once and loses that race.
+Deletions wait `grace_s` seconds, so that a snapshot written since names the newer checkpoint: a
+driver killed between a deletion and the next snapshot would resume a trial from a checkpoint
+that is gone.
 """
 
 from __future__ import annotations

@@ -147,8 +147,10 @@ def _new_tuner(cfg: Config, data: PreparedData, run_dir: Path, storage_url: str,
         run_config=tune.RunConfig(
             name=run_dir.name, storage_path=experiment_location(cfg, run_dir)[0], verbose=0,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
-            # Ray deletes no checkpoint itself; the pruner does, behind Ray's snapshots (tune/pruning.py).
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=None, checkpoint_score_attribute="val_acc",
+            # Ray keeps each trial's best and latest, and with num_to_keep=1 it snapshots the experiment
+            # state after every checkpoint (so a resumed trial never names a deleted one); the pruner
+            # trims further, behind those snapshots (tune/pruning.py).
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="val_acc",
                                                     checkpoint_score_order="max"),
             callbacks=[TrialRecorder(str(run_dir)), LiveProgress(cfg.train.epochs, quiet), pruner],
         ),
