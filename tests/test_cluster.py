@@ -118,7 +118,7 @@ def test_ray_client_address(cluster, tmp_path):
 
 def test_losing_the_worker_node_retries_trials_on_the_head(cluster, tmp_path):
     proc = subprocess.Popen(["rnn-tune", "sweep", "--address", cluster.address,
-                             *sweep_args(tmp_path, "kill", samples=2, epochs=4, rows=3000)],
+                             *sweep_args(tmp_path, "kill", samples=2, epochs=4, rows=15000)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     worker_id = cluster.worker.node_id
     deadline = time.time() + 300

@@ -79,7 +79,6 @@ class JointOptimizer:
     none).
     """
 
-
     def __init__(self, optimizers: list[torch.optim.Optimizer]):
         self.optimizers = optimizers
 
