@@ -21,6 +21,8 @@ from pathlib import Path
 
 from common import REPO, checkout_before, median
 
+from results.load import RECORDS_FILE, read_records
+
 
 def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
@@ -28,8 +30,7 @@ def dir_mb(path: Path) -> float:
 
 def training_share(run_dir: Path, wall_s: float) -> float:
     busy = 0.0
-    for line in (run_dir / "trials.jsonl").read_text().splitlines():
-        record = json.loads(line)
+    for record in read_records(run_dir / RECORDS_FILE):
         metrics = record.get("metrics") or {}
         if record["event"] == "result" and metrics.get("epoch_s"):
             busy += metrics["epoch_s"] * (metrics.get("cpus") or 1)

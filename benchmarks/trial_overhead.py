@@ -15,7 +15,6 @@ trial 50 and trial 500 with their ratio.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -26,15 +25,13 @@ from pathlib import Path
 
 from common import REPO, median
 
+from results.load import RECORDS_FILE, read_records
+
 TINY = ["--embed-dim", "8", "--hidden-dim", "8", "--no-dashboard", "--no-report", "--quiet"]
 
 
 def records(run_dir: Path) -> list[dict]:
-    path = run_dir / "trials.jsonl"
-    if not path.exists():
-        return []
-    lines = path.read_text().splitlines()
-    return [json.loads(line) for line in lines if line.endswith("}")]
+    return read_records(run_dir / RECORDS_FILE)
 
 
 def rss_mb(pid: int) -> float:

@@ -19,7 +19,10 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def gather_batch(split: EncodedSplit, idx: np.ndarray) -> Batch:
-    """Rows `idx` of a split, padded in one vectorised gather (no per-row Python loop)."""
+    """Rows `idx` of a split, padded in one vectorised gather (no per-row Python loop).
+
+    -> tokens (B, T) int64 padded with `<pad>`, lengths (B,) int64, labels (B,) int64.
+    """
     starts = split.offsets[idx]
     lengths = split.offsets[idx + 1] - starts
     positions = np.arange(int(lengths.max()))[None, :]
@@ -28,15 +31,6 @@ def gather_batch(split: EncodedSplit, idx: np.ndarray) -> Batch:
     tokens = np.where(real, split.ids[flat], PAD_ID).astype(np.int64)
     labels = np.asarray(split.labels[idx], dtype=np.int64)
     return torch.from_numpy(tokens), torch.from_numpy(lengths), torch.from_numpy(labels)
-
-
-def pad_batch(sequences: list[np.ndarray], labels: np.ndarray) -> Batch:
-    """-> tokens (B, T) int64 padded with `<pad>`, lengths (B,) int64, labels (B,) int64."""
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    tokens = np.full((len(sequences), int(lengths.max())), PAD_ID, dtype=np.int64)
-    for row, seq in enumerate(sequences):
-        tokens[row, : len(seq)] = seq
-    return torch.from_numpy(tokens), torch.from_numpy(lengths), torch.from_numpy(np.asarray(labels, dtype=np.int64))
 
 
 class PaddedBatches:

@@ -41,7 +41,6 @@ class PreparedData:
     cache_hit: bool
     malformed_rows: int = 0
 
-
     def for_training(self) -> TrainingData:
         return TrainingData(self.train, self.val, len(self.vocab), self.class_names)
 

@@ -54,6 +54,11 @@ def test_size(summary: dict[str, Any], family: str) -> int:
     return int(sum(map(sum, confusion["matrix"]))) if confusion else 0
 
 
+def family_score(summary: dict[str, Any], family: str) -> Score:
+    """The test accuracy of the family's best checkpoint, over the run's test rows."""
+    return Score(summary["by_family"][family]["test_acc"], test_size(summary, family))
+
+
 def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
@@ -90,7 +95,7 @@ def headline(run: Run) -> list[str]:
         return [f"**{run.name}**: no finished model yet ({cost_line(run)})."]
     best = summary["best"]
     family = best["family"]
-    score = Score(best["test_acc"], test_size(summary, family))
+    score = family_score(summary, family)
     checkpoint = best["checkpoint"]
     settings = {**run.config.get("train", {}), **best["config"]}
     lines = [
@@ -99,7 +104,7 @@ def headline(run: Run) -> list[str]:
         f"on {score.n:,} test rows; validation {best['val_acc']:.2%}.",
         f"Checkpoint `{checkpoint}`; classify with `rnn-tune predict {checkpoint} \"some text\"`.",
     ]
-    others = [f"{fam.upper()} {Score(row['test_acc'], test_size(summary, fam)).text()}"
+    others = [f"{fam.upper()} {family_score(summary, fam).text()}"
               for fam, row in sorted(summary["by_family"].items(), key=lambda kv: -kv[1]["test_acc"])]
     if others:
         lines.append("Best of each family on test: " + "; ".join(others) + ".")
@@ -116,7 +121,6 @@ def seed_baseline_line(runs: list[Run]) -> str | None:
     for run in runs:
         if run.config.get("train", {}).get("pooling") == "seed" and run.summary and run.summary.get("best"):
             best = run.summary["best"]
-            score = Score(best["test_acc"], test_size(run.summary, best["family"]))
             return (f"Notebook baseline (`{run.name}`, the notebook's settings): best {best['family'].upper()} "
-                    f"{score.text()}.")
+                    f"{family_score(run.summary, best['family']).text()}.")
     return None

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from results.load import HYPERPARAMETERS
 from results.stats import wilson_interval
 
-SEARCHABLE = ("lr", "embed_dim", "hidden_dim", "num_layers", "bidirectional", "dropout", "pooling", "batch_size",
-              "weight_decay", "grad_clip")
+SEARCHABLE = ("lr", *(h for h in HYPERPARAMETERS if h not in ("model", "lr")))
 MIN_TRIALS_FOR_EFFECTS = 5
 
 

@@ -4,7 +4,6 @@ Ray keeps each trial's best and latest checkpoint (`num_to_keep=1`, which also m
 the experiment state after each checkpoint); on top of that this callback decides:
 - the optimizer state (`optimizer.pt`, twice the weights' size under Adam) stays only in the
   latest checkpoint of a running trial, the one a retry or `--resume` starts from;
-- a checkpoint that is neither a trial's best nor its latest goes;
 - when a trial ends, its latest checkpoint goes unless it is its best, and its best stays only
   while it is among the top `keep` of its model family.
 
@@ -62,18 +61,13 @@ class CheckpointPruner(Callback):
         self.flush(everything=True)
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
-        entries = self.running.setdefault(trial.trial_id, [])
+        entries = self.running.get(trial.trial_id, [])
         entries.append((trial.last_result.get("val_acc") or 0.0, checkpoint))
         best = _best(entries)
-        kept = []
-        for entry in entries:
-            if entry[1] is checkpoint or entry is best:
-                kept.append(entry)
-            else:
-                self._later(entry[1])
         if best[1] is not checkpoint:
             self._later(best[1], OPTIMIZER_FILE)
-        self.running[trial.trial_id] = kept
+        # Ray itself deletes the rest (num_to_keep=1 keeps a trial's best and latest).
+        self.running[trial.trial_id] = [e for e in entries if e is best or e[1] is checkpoint]
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         family = (trial.config or {}).get("model") or trial.last_result.get("model", "?")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
 import torch
 
-from data.batches import pad_batch
+from data.batches import gather_batch
 from data.encode import encode
 from data.tokenizer import basic_english, ngrams_iterator
 from tune.checkpoint import load_checkpoint
@@ -28,7 +29,7 @@ def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], torch.T
     n = loaded.config.data.ngrams
     split = encode([basic_english(t) for t in texts], [0] * len(texts), loaded.vocab,
                    lambda tokens: list(ngrams_iterator(tokens, n)))
-    tokens, lengths, _ = pad_batch([split.sequence(i) for i in range(len(split))], split.labels)
+    tokens, lengths, _ = gather_batch(split, np.arange(len(split)))
     with torch.no_grad():
         probs = torch.softmax(loaded.model(tokens, lengths), dim=1)
     return loaded.class_names, probs
