@@ -27,7 +27,7 @@ devices = {r["metrics"]["device"] for r in results}
 starts = sorted((r["time"], r["trial_id"]) for r in map(json.loads, (run / "trials.jsonl").read_text().splitlines()) if r["event"] == "start")
 summary = json.loads((run / "summary.json").read_text())
 print("devices:", devices)
-print("samples/s per trial:", sorted(round(r["metrics"]["samples_per_s"]) for r in results if r["metrics"]["epoch"] == 1))
+print("samples/s per trial:", sorted(round(r["metrics"]["train_samples_per_s"]) for r in results if r["metrics"]["epoch"] == 1))
 print("trials", summary["trials"], "completed", summary["completed"], "stopped early", summary["stopped_early"],
       "errored", summary["errored"], "wall_s", round(summary["wall_s"], 1))
 assert all(d.startswith("cuda") for d in devices), devices

@@ -125,7 +125,7 @@ def worker(args: argparse.Namespace) -> None:
         rate = measure_notebook(setting, args.samples, args.data_dir)
     else:
         rate = measure_tree(setting, VARIANTS.get(args.contender, {}), args.samples, args.data_dir)
-    print(json.dumps({"samples_per_s": rate}))
+    print(json.dumps({"train_samples_per_s": rate}))
 
 
 def main() -> int:
@@ -159,8 +159,8 @@ def main() -> int:
             cmd = [str(Path(__file__).resolve()), "--worker", "--setting", setting, "--contender", contender,
                    "--samples", str(args.samples), "--data-dir", args.data_dir]
             rate = run_json(cmd, root, env={"RNN_TUNE_CACHE_DIR": str(root / ".cache" / "bench-data")})
-            rates.setdefault((setting, contender), []).append(rate["samples_per_s"])
-            print(f"round {round_ + 1}: {setting:<13} {contender:<11} {rate['samples_per_s']:>8,.0f}/s",
+            rates.setdefault((setting, contender), []).append(rate["train_samples_per_s"])
+            print(f"round {round_ + 1}: {setting:<13} {contender:<11} {rate['train_samples_per_s']:>8,.0f}/s",
                   file=sys.stderr, flush=True)
     notebook_b16 = median(rates[("notebook-b16", "notebook")])
     print(f"\n{'setting':<13} {'contender':<11} {'samples/s':>10} {'x notebook b16':>15} {'x same-batch notebook':>22}"

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from data.settings import setting
+
 DATASETS = ("ag_news", "synthetic", "files")
 
 
@@ -13,40 +15,35 @@ DATASETS = ("ag_news", "synthetic", "files")
 class DataConfig:
     """Every field that changes the prepared arrays is part of the encode cache's key."""
 
-    dataset: str = "ag_news"
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    train_file: str | None = None
-    test_file: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
-    val_fraction: float = 0.05
-    test_fraction: float = 0.1
-    split_seed: int = 0
-    max_train_samples: int | None = None
-    min_freq: int = 1
-    max_vocab_size: int | None = None
-    ngrams: int = 1
-    synthetic_samples: int = 4000
+    dataset: str = setting("ag_news", "ag_news, the built-in synthetic set, or your own files "
+                           "(files when --train-file is given)", choices=DATASETS)
+    data_dir: str | None = setting(None, "folder holding AG_NEWS train.csv and test.csv "
+                                   "(skips the download)")
+    cache_dir: str | None = setting(None, "download and encode cache (else $RNN_TUNE_CACHE_DIR, "
+                                    "$XDG_CACHE_HOME/rnn-tune or ~/.cache/rnn-tune)")
+    train_file: str | None = setting(None, "your own CSV, TSV or Parquet training file")
+    test_file: str | None = setting(None, "your own test file (else a seeded, stratified share of "
+                                    "--train-file)")
+    text_column: str = setting("text", "text column of --train-file")
+    label_column: str = setting("label", "label column of --train-file (integers or strings)")
+    val_fraction: float = setting(0.05, "validation share carved from train (seeded, stratified)",
+                                  gt=0, lt=1)
+    test_fraction: float = setting(0.1, "test share carved from --train-file when there is no "
+                                   "--test-file", gt=0, lt=1)
+    split_seed: int = setting(0, "seed of the validation and test splits", ge=0)
+    max_train_samples: int | None = setting(None, "train on a stratified subset of this many rows",
+                                            ge=2)
+    min_freq: int = setting(1, "keep tokens seen at least this often in train", ge=1)
+    max_vocab_size: int | None = setting(None, "keep at most this many tokens (specials not counted)",
+                                         ge=1)
+    ngrams: int = setting(1, "add n-grams up to n as tokens", ge=1)
+    synthetic_samples: int = setting(4000, "training rows of --dataset synthetic", ge=20)
 
     def problems(self) -> list[str]:
-        """Human-readable reasons this config cannot work (empty when valid)."""
-        out = []
-        if self.dataset not in DATASETS:
-            out.append(f"unknown dataset {self.dataset!r}: choose one of {', '.join(DATASETS)}")
+        """Rules across fields (each field's own range is checked from its declaration)."""
         if self.dataset == "files" and not self.train_file:
-            out.append("dataset 'files' needs --train-file")
-        if not 0 < self.val_fraction < 1:
-            out.append(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
-        if not 0 < self.test_fraction < 1:
-            out.append(f"test_fraction must be between 0 and 1, got {self.test_fraction}")
-        if self.max_train_samples is not None and self.max_train_samples < 2:
-            out.append(f"max_train_samples must be >= 2, got {self.max_train_samples}")
-        if self.min_freq < 1 or self.ngrams < 1:
-            out.append("min_freq and ngrams must be >= 1")
-        if self.synthetic_samples < 20:
-            out.append(f"synthetic_samples must be >= 20, got {self.synthetic_samples}")
-        return out
+            return ["dataset 'files' needs --train-file"]
+        return []
 
 
 def default_cache_dir() -> Path:

@@ -1,15 +1,7 @@
-"""Recurrent text classifiers in plain PyTorch: `forward(tokens, lengths) -> logits`."""
+"""Recurrent text classifiers in plain PyTorch (`models.classifier`): `forward(tokens, lengths) -> logits`.
 
-from models.classifier import (
-    MODEL_FAMILIES,
-    POOLINGS,
-    GRUClassifier,
-    LSTMClassifier,
-    RecurrentClassifier,
-    RNNClassifier,
-    build_model,
-    count_parameters,
-)
+The names below import without torch, so the CLI and the config can read them cheaply.
+"""
 
-__all__ = ["MODEL_FAMILIES", "POOLINGS", "GRUClassifier", "LSTMClassifier", "RNNClassifier",
-           "RecurrentClassifier", "build_model", "count_parameters"]
+MODEL_FAMILIES = ("rnn", "lstm", "gru")
+POOLINGS = ("last", "mean", "max", "seed")

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-POOLINGS = ("last", "mean", "max", "seed")
+from models import POOLINGS
 
 
 def reverse_index(lengths: torch.Tensor, total: int) -> torch.Tensor:
@@ -51,7 +51,8 @@ class RecurrentClassifier(nn.Module):
     def __init__(self, vocab_size: int, num_classes: int, embed_dim: int = 128,
                  hidden_dim: int = 128, num_layers: int = 1, bidirectional: bool = False,
                  dropout: float = 0.0, pooling: str = "last", padding_idx: int = 0,
-                 sparse_embedding: bool = False, pack: bool | None = None):
+                 sparse_embedding: bool = False, pack: bool | None = None,
+                 embed_dropout: float = 0.0):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
@@ -70,12 +71,13 @@ class RecurrentClassifier(nn.Module):
             )
             for i in range(num_layers)
         )
+        self.embed_dropout = nn.Dropout(embed_dropout)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim * directions, num_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """tokens (B, T) int64 padded with `padding_idx`, lengths (B,) >= 1 -> logits (B, C)."""
-        x = self.embedding(tokens)  # (B, T, E)
+        x = self.embed_dropout(self.embedding(tokens))  # (B, T, E)
         if self.pooling == "seed":
             return self.head(self.dropout(self._seed_features(x)))
         lengths = lengths.to(tokens.device)
@@ -139,7 +141,7 @@ class GRUClassifier(RecurrentClassifier):
     recurrent_layer = nn.GRU
 
 
-MODEL_FAMILIES: dict[str, type[RecurrentClassifier]] = {
+CLASSES: dict[str, type[RecurrentClassifier]] = {
     "rnn": RNNClassifier,
     "lstm": LSTMClassifier,
     "gru": GRUClassifier,
@@ -149,9 +151,9 @@ MODEL_FAMILIES: dict[str, type[RecurrentClassifier]] = {
 def build_model(name: str, vocab_size: int, num_classes: int, embed_dim: int = 128,
                 hidden_dim: int = 128, **options) -> RecurrentClassifier:
     """Build a classifier by family name ("rnn", "lstm", "gru"); options go to the constructor."""
-    if name not in MODEL_FAMILIES:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_FAMILIES)}")
-    return MODEL_FAMILIES[name](vocab_size, num_classes, embed_dim=embed_dim,
+    if name not in CLASSES:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(CLASSES)}")
+    return CLASSES[name](vocab_size, num_classes, embed_dim=embed_dim,
                                 hidden_dim=hidden_dim, **options)
 
 

@@ -63,8 +63,25 @@ def epoch_rows(records: list[dict[str, Any]], run: str) -> pd.DataFrame:
             for r in records if r["event"] == "result" and not r["metrics"].get("error")]
     if not rows:
         return pd.DataFrame(columns=["run", "trial_id", "time", "epoch", "val_acc"])
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows).rename(columns={"samples_per_s": "train_samples_per_s"})  # before 0.2
     return frame.drop_duplicates(["trial_id", "epoch"], keep="last").sort_values(["trial_id", "epoch"]).reset_index(drop=True)
+
+
+def trial_status(event: str | None, error: str | None, epochs_done: int, max_epochs: int,
+                 run_finished: bool = False) -> str:
+    """completed | stopped_early | errored | running | pending: the one rule behind the live view,
+    summary.json and the report.
+
+    `event` is the trial's end ("complete" or "error"), "pending" before it starts, or None while
+    it runs. In a finished run a trial with no end was cut by the time budget: stopped early.
+    """
+    if error or event == "error":
+        return "errored"
+    if event == "complete":
+        return "completed" if epochs_done >= max_epochs else "stopped_early"
+    if event == "pending":
+        return "pending"
+    return "stopped_early" if run_finished else "running"
 
 
 def trial_rows(records: list[dict[str, Any]], epochs: pd.DataFrame, config: dict[str, Any], run: str,
@@ -90,12 +107,7 @@ def trial_rows(records: list[dict[str, Any]], epochs: pd.DataFrame, config: dict
         mine = epochs[epochs["trial_id"] == tid]
         last = mine.iloc[-1] if len(mine) else None
         done = int(mine["epoch"].max()) if len(mine) else 0
-        if t["error"]:
-            status = "errored"
-        elif t["event"] == "complete":
-            status = "completed" if done >= max_epochs else "stopped_early"
-        else:
-            status = "stopped_early" if finished else "running"
+        status = trial_status(t["event"], t["error"], done, max_epochs, finished)
         cfg = t["config"]
         rows.append({
             "run": run, "trial_id": tid,
@@ -106,7 +118,7 @@ def trial_rows(records: list[dict[str, Any]], epochs: pd.DataFrame, config: dict
             "epochs": done, "stopped_early": status == "stopped_early", "status": status,
             "wall_s": t["end"] - t["start"],
             "s_per_epoch": float(mine["epoch_s"].mean()) if len(mine) else np.nan,
-            "samples_per_s": float(mine["samples_per_s"].mean()) if len(mine) else np.nan,
+            "train_samples_per_s": float(mine["train_samples_per_s"].mean()) if len(mine) else np.nan,
             "parameters": int(last["parameters"]) if last is not None else None,
             "cpus": float(last["cpus"]) if last is not None and pd.notna(last.get("cpus")) else None,
             "device": last["device"] if last is not None else None,

@@ -64,7 +64,7 @@ def family_costs(trials: pd.DataFrame) -> pd.DataFrame:
         acc = group["best_val_acc"].dropna()
         best = group.loc[acc.idxmax()] if len(acc) else None
         rows.append({"run": run, "family": family, "mean_s_per_epoch": group["s_per_epoch"].mean(),
-                     "mean_samples_per_s": group["samples_per_s"].mean(),
+                     "mean_train_samples_per_s": group["train_samples_per_s"].mean(),
                      "parameters_of_best": best["parameters"] if best is not None else None,
                      "std_val_acc": acc.std(ddof=0) if len(acc) else np.nan})
     return pd.DataFrame(rows)

@@ -18,7 +18,7 @@ def test_round_trip_and_frozen():
     ({"train": {"epochs": True}}, "train.epochs must be int"),
     ({"train": {"lr": -1.0}}, "lr must be > 0"),
     ({"train": {"model": "cnn"}}, "unknown model 'cnn'"),
-    ({"sweep": {"search": {"nhid": {"choice": [1]}}}}, "search key 'nhid' is not a train setting"),
+    ({"sweep": {"search": {"nhid": {"choice": [1]}}}}, "search key 'nhid' is not a searchable train setting"),
     ({"sweep": {"search": {"lr": [1, 2]}}}, "search key 'lr' needs one of"),
     ({"data": {"dataset": "imdb"}}, "unknown dataset 'imdb'"),
 ])

@@ -9,7 +9,8 @@ from data.encode import encode
 from data.synthetic import make_synthetic
 from data.tokenizer import basic_english
 from data.vocab import build_vocab
-from models import MODEL_FAMILIES, build_model
+from models import MODEL_FAMILIES
+from models.classifier import CLASSES, build_model
 from tune.config import TrainConfig
 from tune.training import clip_gradients, evaluate, make_optimizer, train_one_epoch
 
@@ -156,3 +157,18 @@ def test_bag_of_words_cannot_learn_word_order():
     acc = fit(MeanOfEmbeddings(len(vocab), 4), train, test, epochs=12)
     assert acc < 0.45
     assert np.isclose(np.bincount(test.labels) / len(test), 0.25, atol=0.06).all()
+
+
+def test_every_declared_family_has_a_class():
+    assert tuple(CLASSES) == MODEL_FAMILIES
+
+
+def test_embed_dropout_drops_embedded_tokens_in_training_only():
+    torch.manual_seed(0)
+    tokens, lengths = torch.randint(2, 50, (4, 9)), torch.tensor([9, 7, 5, 3])
+    model = build_model("gru", 50, 4, embed_dim=8, hidden_dim=8, embed_dropout=0.5)
+    assert not torch.equal(model(tokens, lengths), model(tokens, lengths))
+    model.eval()
+    torch.testing.assert_close(model(tokens, lengths), model(tokens, lengths))
+    plain = build_model("gru", 50, 4, embed_dim=8, hidden_dim=8, embed_dropout=0.0)
+    torch.testing.assert_close(plain(tokens, lengths), plain(tokens, lengths))

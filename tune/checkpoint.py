@@ -22,7 +22,7 @@ from torch import nn
 
 from data.files import atomic_write_bytes
 from data.vocab import Vocab
-from models import RecurrentClassifier
+from models.classifier import RecurrentClassifier
 from results.load import CONFIG_FILE
 from tune.config import Config, ConfigError
 from tune.training import model_for

@@ -7,63 +7,67 @@ key `embed_dim` and the results column `embed_dim`.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
-import types
-import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from data.config import DataConfig
+from data.settings import check, coerce, setting, specs
 from models import MODEL_FAMILIES, POOLINGS
 
 PRECISIONS = ("fp32", "bf16")
+SEARCH_KINDS = ("choice", "uniform", "loguniform", "randint", "lograndint")
 
 
 class ConfigError(ValueError):
     """A config value, file or flag is wrong; the message names it and the fix."""
 
 
+def parse_duration(text: str) -> float:
+    """"90s", "10m", "1.5h" or plain seconds -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not match:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 10m or 1.5h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """One model and how to train it; every field can be a search-space key."""
+    """One model and how to train it. Settings marked searchable may be search-space keys."""
 
-    model: str = "lstm"
-    embed_dim: int = 128
-    hidden_dim: int = 128
-    num_layers: int = 1
-    bidirectional: bool = True
-    dropout: float = 0.3
-    pooling: str = "max"
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    grad_clip: float | None = 5.0
-    sparse_embedding: bool = True
-    batch_size: int = 64
-    epochs: int = 3
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    threads: int | None = None
+    model: str = setting("lstm", "model family", choices=MODEL_FAMILIES, searchable=True)
+    embed_dim: int = setting(128, "embedding size", ge=1, searchable=True)
+    hidden_dim: int = setting(128, "recurrent hidden size", ge=1, searchable=True)
+    num_layers: int = setting(1, "recurrent layers", ge=1, searchable=True)
+    bidirectional: bool = setting(True, "bidirectional layers", searchable=True)
+    embed_dropout: float = setting(0.0, "dropout on the embedded tokens", ge=0, lt=1,
+                                   searchable=True)
+    dropout: float = setting(0.3, "dropout between layers and before the head", ge=0, lt=1,
+                             searchable=True)
+    pooling: str = setting("max", "pooling over real tokens (seed: the notebook's, padding included)",
+                           choices=POOLINGS, searchable=True)
+    lr: float = setting(2e-3, "Adam learning rate", gt=0, searchable=True)
+    weight_decay: float = setting(0.0, "Adam weight decay", ge=0, searchable=True)
+    grad_clip: float | None = setting(5.0, "gradient norm clip (0 for none)", ge=0,
+                                      searchable=True)
+    sparse_embedding: bool = setting(True, "sparse embedding gradients with SparseAdam")
+    batch_size: int = setting(64, "training batch size", ge=1, searchable=True)
+    epochs: int = setting(3, "epochs; in a sweep, the most a trial runs (ASHA's max_t)", ge=1)
+    seed: int = setting(0, "random seed of weights and batch order", ge=0)
+    device: str = setting("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    precision: str = setting("fp32", "bf16 runs forward passes under autocast (for CUDA)",
+                             choices=PRECISIONS)
+    threads: int | None = setting(None, "torch CPU threads (else torch's choice; in a sweep, the "
+                                  "trial's CPUs)", ge=1)
 
     def problems(self) -> list[str]:
-        out = []
-        if self.model not in MODEL_FAMILIES:
-            out.append(f"unknown model {self.model!r}: choose one of {', '.join(MODEL_FAMILIES)}")
-        if self.pooling not in POOLINGS:
-            out.append(f"unknown pooling {self.pooling!r}: choose one of {', '.join(POOLINGS)}")
-        for name in ("embed_dim", "hidden_dim", "num_layers", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                out.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            out.append(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.dropout < 1:
-            out.append(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.precision not in PRECISIONS:
-            out.append(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
-            out.append(f"unknown device {self.device!r}: use auto, cpu, cuda, cuda:N or mps")
-        return out
+        """Rules across fields or beyond a range (each field's range comes from its declaration)."""
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(r"cuda:\d+",
+                                                                                  self.device):
+            return [f"unknown device {self.device!r}: use auto, cpu, cuda, cuda:N or mps"]
+        return []
 
 
 DEFAULT_SEARCH: dict[str, Any] = {
@@ -71,49 +75,87 @@ DEFAULT_SEARCH: dict[str, Any] = {
     "lr": {"loguniform": [3e-4, 1e-2]},
     "embed_dim": {"choice": [64, 128, 256]},
     "hidden_dim": {"choice": [64, 128, 256]},
+    "dropout": {"uniform": [0.0, 0.5]},
+    "pooling": {"choice": ["last", "mean", "max"]},
 }
-SEARCH_KINDS = ("choice", "uniform", "loguniform", "randint", "lograndint")
 
 
 @dataclass(frozen=True)
 class SweepConfig:
     """How a sweep runs: trial count and budget, placement, early stopping, storage and cluster."""
 
-    name: str | None = None
-    storage: str | None = None
-    num_samples: int = 24
-    time_budget_s: float | None = None
-    max_concurrent: int | None = None
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    grace_period: int = 1
-    reduction_factor: int = 3
-    max_failures: int = 2
-    keep_checkpoints: int = 1
-    optuna_storage: str | None = None
-    address: str | None = None
-    dashboard: bool = True
-    dashboard_host: str = "127.0.0.1"
-    dashboard_port: int = 8265
-    search: dict = field(default_factory=lambda: dict(DEFAULT_SEARCH))
+    name: str | None = setting(None, "run name, one plain folder name (else sweep-DATE-TIME)")
+    storage: str | None = setting(None, "folder (shared on a cluster) or cloud URI (s3://, gs://) "
+                                  "holding run directories (else ./runs)", env="RNN_TUNE_STORAGE")
+    local_dir: str | None = setting(None, "with a cloud --storage: the folder for the run's plain "
+                                    "files (else ./runs)", env="RNN_TUNE_LOCAL_RUNS")
+    num_samples: int = setting(24, "trials to run", ge=1)
+    time_budget_s: float | None = setting(None, "stop starting trials after this long (90s, 10m, "
+                                          "1.5h)", gt=0, flag="--time-budget", parse=parse_duration)
+    max_concurrent: int | None = setting(None, "at most this many trials at once", ge=1)
+    cpus_per_trial: float = setting(1.0, "CPUs per trial; also its torch thread count", gt=0)
+    gpus_per_trial: float = setting(0.0, "GPUs per trial; fractions such as 0.25 allowed", ge=0)
+    grace_period: int = setting(1, "ASHA: epochs before a trial can be stopped", ge=1)
+    reduction_factor: int = setting(3, "ASHA: keep 1/N of the trials at each rung", ge=2)
+    max_failures: int = setting(2, "retries of a crashed trial from its last checkpoint", ge=0)
+    keep_checkpoints: int = setting(1, "finished trials whose best checkpoint is kept, per family",
+                                    ge=1)
+    optuna_storage: str | None = setting(None, "Optuna RDB URL, e.g. PostgreSQL (else "
+                                         "sqlite:///RUN_DIR/optuna.db)")
+    address: str | None = setting(None, "join a running Ray cluster: HOST:PORT, ray://HOST:PORT or "
+                                  "auto (else a local Ray)")
+    dashboard: bool = setting(True, "start the local Ray dashboard")
+    dashboard_host: str = setting("127.0.0.1", "dashboard bind address")
+    dashboard_port: int = setting(8265, "dashboard port", ge=1, le=65535)
+    search: dict = setting(help="the search space: {key = {kind = args}} in TOML", cli=False,
+                           default_factory=lambda: dict(DEFAULT_SEARCH))
 
     def problems(self) -> list[str]:
         out = []
-        if self.num_samples < 1:
-            out.append(f"num_samples must be >= 1, got {self.num_samples}")
-        if self.keep_checkpoints < 1 or self.max_failures < 0:
-            out.append("keep_checkpoints must be >= 1 and max_failures >= 0")
-        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-            out.append("cpus_per_trial must be > 0 and gpus_per_trial >= 0")
-        if self.grace_period < 1 or self.reduction_factor < 2:
-            out.append(f"grace_period must be >= 1 and reduction_factor >= 2, got {self.grace_period}, {self.reduction_factor}")
-        train_fields = {f.name for f in fields(TrainConfig)}
-        for key, spec in self.search.items():
-            if key not in train_fields:
-                out.append(f"search key {key!r} is not a train setting (one of {', '.join(sorted(train_fields))})")
-            elif not (isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in SEARCH_KINDS):
-                out.append(f"search key {key!r} needs one of {', '.join(SEARCH_KINDS)}, e.g. {{choice = [64, 128]}}")
-        return out
+        if self.name is not None and not is_plain_name(self.name):
+            out.append(f"run name {self.name!r} must be one plain folder name (letters, digits, "
+                       "'.', '-', '_'; not '.' or '..'); pick another --name")
+        return out + [p for key, spec in self.search.items() for p in search_problems(key, spec)]
+
+
+def is_plain_name(name: str) -> bool:
+    """One path component that stays inside its parent: no separators, not "." or ".."."""
+    return bool(re.fullmatch(r"[A-Za-z0-9._-]+", name)) and name not in (".", "..")
+
+
+def search_problems(key: str, spec: Any) -> list[str]:
+    """Why `key = {kind = args}` cannot be searched: not a searchable setting, or impossible args."""
+    searchable = {s.name: s for s in specs(TrainConfig) if s.searchable}
+    where = f"sweep.search.{key}"
+    if key not in searchable:
+        return [f"search key {key!r} is not a searchable train setting (one of "
+                f"{', '.join(searchable)})"]
+    if not (isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in SEARCH_KINDS):
+        return [f"search key {key!r} needs one of {', '.join(SEARCH_KINDS)}, "
+                "e.g. {choice = [64, 128]}"]
+    setting_, ((kind, args),) = searchable[key], spec.items()
+    if not isinstance(args, list) or not args:
+        return [f"{where}: {kind} needs a non-empty list, e.g. {kind} = [1, 2]"]
+    if kind != "choice" and len(args) != 2:
+        return [f"{where}: {kind} needs [low, high], got {args!r}"]
+    for value in args:
+        checked, problem = coerce(setting_, value, where)
+        problem = problem or check(setting_, checked, where)
+        if problem:
+            return [problem]
+    if kind == "choice":
+        return []
+    numeric = setting_.kind in (int, float)
+    if not numeric or (kind in ("randint", "lograndint")) != (setting_.kind is int):
+        fits = "randint or lograndint" if setting_.kind is int else "uniform or loguniform"
+        return [f"{where}: {kind} does not fit {key} ({setting_.kind.__name__}); use choice"
+                + (f" or {fits}" if numeric else "")]
+    low, high = args
+    if not low < high:
+        return [f"{where}: low must be below high, got {args!r}"]
+    if kind.startswith("log") and not low > 0:
+        return [f"{where}: {kind} needs low > 0, got {low}"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -146,40 +188,27 @@ def merge(base: Config, overrides: dict[str, Any]) -> Config:
     cfg = Config(**sections)
     bad = cfg.data.problems() + cfg.train.problems() + cfg.sweep.problems()
     if cfg.sweep.grace_period > cfg.train.epochs:
-        bad.append(f"sweep.grace_period ({cfg.sweep.grace_period}) exceeds train.epochs ({cfg.train.epochs}), the most epochs a trial runs")
+        bad.append(f"sweep.grace_period ({cfg.sweep.grace_period}) exceeds train.epochs "
+                   f"({cfg.train.epochs}), the most epochs a trial runs")
     if bad:
         raise ConfigError(bad[0])
     return cfg
 
 
 def _apply(section: str, obj: Any, values: dict[str, Any]) -> Any:
-    hints = typing.get_type_hints(type(obj))
-    known = {f.name for f in fields(obj)}
+    declared = {s.name: s for s in specs(type(obj))}
     checked = {}
     for key, value in values.items():
-        if key not in known:
-            raise ConfigError(f"unknown setting {section}.{key}: known are {', '.join(sorted(known))}")
-        checked[key] = _coerce(f"{section}.{key}", value, hints[key])
+        if key not in declared:
+            raise ConfigError(f"unknown setting {section}.{key}: known are {', '.join(declared)}")
+        spec = declared[key]
+        value, problem = coerce(spec, value, f"{section}.{key}")
+        problem = problem or check(spec, value)
+        if problem:
+            where = f"flag {spec.flag}, TOML [{section}] {key}" if spec.cli else f"TOML [{section}]"
+            raise ConfigError(f"{problem} ({where})")
+        checked[key] = value
     return replace(obj, **checked)
-
-
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    for kind in allowed:
-        if kind is type(None) and value is None:
-            return None
-        if kind is bool and isinstance(value, bool):
-            return value
-        if kind is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if kind is str and isinstance(value, str):
-            return value
-        if kind is dict and isinstance(value, dict):
-            return value
-    names = " or ".join("none" if k is type(None) else k.__name__ for k in allowed)
-    raise ConfigError(f"{name} must be {names}, got {value!r}")
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -205,5 +234,5 @@ def read_config_json(path: Path) -> Config:
         raise ConfigError(f"cannot read run config {path}: {exc}") from None
 
 
-__all__ = ["Config", "ConfigError", "DataConfig", "SweepConfig", "TrainConfig", "merge", "load_toml",
-           "read_config_json", "write_config_json"]
+__all__ = ["Config", "ConfigError", "DataConfig", "SweepConfig", "TrainConfig", "merge",
+           "load_toml", "read_config_json", "write_config_json"]

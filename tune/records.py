@@ -15,7 +15,7 @@ from typing import Any
 
 from ray.tune import Callback
 
-from results.load import RECORDS_FILE, read_records
+from results.load import RECORDS_FILE, read_records, trial_status
 
 
 def _plain(value: Any) -> Any:
@@ -30,13 +30,11 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def trial_status(ray_status: str, last_result: dict[str, Any], epochs: int) -> str:
-    """pending | running | completed | stopped_early | errored (a crash past its retries, or NaN loss)."""
-    if ray_status == "ERROR" or last_result.get("error"):
-        return "errored"
-    if ray_status == "TERMINATED":
-        return "completed" if last_result.get("epoch", 0) >= epochs else "stopped_early"
-    return "running" if ray_status == "RUNNING" else "pending"
+def status_of(trial, max_epochs: int) -> str:
+    """A live Ray trial's status, by the rule the report uses (`results.load.trial_status`)."""
+    result = trial.last_result or {}
+    event = {"ERROR": "error", "TERMINATED": "complete", "RUNNING": None}.get(trial.status, "pending")
+    return trial_status(event, result.get("error"), result.get("epoch", 0), max_epochs)
 
 
 def unfinished_trials(run_dir: Path) -> set[str]:
@@ -96,7 +94,7 @@ class LiveProgress(Callback):
             return  # Ray calls this many times a second: count the trials only when a line may print
         counts: dict[str, int] = {}
         for trial in trials:
-            status = trial_status(trial.status, trial.last_result or {}, self.epochs)
+            status = status_of(trial, self.epochs)
             counts[status] = counts.get(status, 0) + 1
         line = ("running {running}  pending {pending}  completed {completed}  stopped early {stopped_early}  "
                 "errored {errored}").format(**{k: counts.get(k, 0) for k in

@@ -22,13 +22,13 @@ from ray.tune.search.optuna import OptunaSearch
 
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
-from results.load import CONFIG_FILE, RECORDS_FILE
+from results.load import CONFIG_FILE, RECORDS_FILE, trial_status
 from tune.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
 from tune.cluster import check_resources, check_storage_visible, inside_ray_job, start_ray
 from tune.config import Config, ConfigError, read_config_json, write_config_json
 from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import repair_state
-from tune.records import LiveProgress, TrialRecorder, trial_status, unfinished_trials
+from tune.records import LiveProgress, TrialRecorder, unfinished_trials
 from tune.search_space import family_first_points, tune_space
 from tune.summary import write_summary
 from tune.training import EVAL_BATCH_SIZE, evaluate
@@ -173,12 +173,12 @@ def _row(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
     saved = [(m.get("val_acc") or 0.0, c) for c, m in (result.best_checkpoints or [])]
     pruner.finish(trial_id, family, saved)
     kept = [c for _, tid, c in pruner.kept(family) if tid == trial_id]
-    ray_status = "ERROR" if result.error else "TERMINATED"
     error = metrics.get("error")
     if not error and result.error:
         error = f"{type(result.error).__name__}: {result.error}".splitlines()[0]
     return {"trial_id": trial_id, "family": family, "config": config,
-            "status": trial_status(ray_status, metrics, cfg.train.epochs), "val_acc": best_acc,
+            "status": trial_status("error" if result.error else "complete", error,
+                                   metrics.get("epoch", 0), cfg.train.epochs), "val_acc": best_acc,
             "epochs": int(good["epoch"].max()) if good is not None and len(good) else 0,
             "checkpoint": kept[0] if kept else None, "error": error}
 
@@ -223,9 +223,9 @@ def prepare_run_dir(cfg: Config) -> Path:
     """A new run directory `storage/name` with config.json written first (what was asked).
 
     With a cloud `storage` URI, the run directory for the driver's plain files is
-    `$RNN_TUNE_LOCAL_RUNS/name` (default `runs/name`) and Ray keeps checkpoints at the URI.
+    `local_dir/name` (default `runs/name`) and Ray keeps checkpoints at the URI.
     """
-    root = os.environ.get("RNN_TUNE_LOCAL_RUNS", "runs") if is_uri(cfg.sweep.storage) else cfg.sweep.storage
+    root = (cfg.sweep.local_dir or "runs") if is_uri(cfg.sweep.storage) else cfg.sweep.storage
     run_dir = Path(root).expanduser().resolve() / cfg.sweep.name
     if (run_dir / RECORDS_FILE).exists():
         raise ConfigError(f"run directory {run_dir} already exists; resume it with --resume {run_dir} or pick another --name")

@@ -14,7 +14,7 @@ from torch import nn
 
 from data.batches import PaddedBatches
 from data.encode import EncodedSplit
-from models import RecurrentClassifier, build_model
+from models.classifier import RecurrentClassifier, build_model
 from tune.config import TrainConfig
 
 
@@ -68,7 +68,7 @@ def model_for(cfg: TrainConfig, vocab_size: int, num_classes: int) -> RecurrentC
     return build_model(cfg.model, vocab_size, num_classes, embed_dim=cfg.embed_dim,
                        hidden_dim=cfg.hidden_dim, num_layers=cfg.num_layers,
                        bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
-                       sparse_embedding=cfg.sparse_embedding)
+                       sparse_embedding=cfg.sparse_embedding, embed_dropout=cfg.embed_dropout)
 
 
 class JointOptimizer:

@@ -13,7 +13,7 @@ import torch
 from ray import tune
 
 from data.prepare import TrainingData
-from models import count_parameters
+from models.classifier import count_parameters
 from tune.checkpoint import restore_training, save_checkpoint
 from tune.config import Config
 from tune.device import describe, resolve_device
@@ -31,7 +31,7 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
     cfg = trial_config(base, sampled)
     started = time.perf_counter()
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
-    torch.set_num_threads(max(1, int(cpus)))
+    torch.set_num_threads(cfg.train.threads or max(1, int(cpus)))
     device = resolve_device(cfg.train.device)
     set_seed(cfg.train.seed)
     num_classes = len(data.class_names)
@@ -63,7 +63,7 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
             _inject_fault(report.epoch)
             metrics = {"epoch": report.epoch, "train_loss": report.train.loss,
                        "train_acc": report.train.acc, "val_loss": report.val.loss,
-                       "val_acc": report.val.acc, "samples_per_s": report.train.samples_per_s,
+                       "val_acc": report.val.acc, "train_samples_per_s": report.train.samples_per_s,
                        "epoch_s": report.train.seconds,
                        "startup_s": first_step[0] if first_step else None,
                        "resumed_from_epoch": start_epoch, "error": None, **static}

@@ -12,8 +12,16 @@ from tune.config import ConfigError
 SUBCOMMANDS = {"train": train, "predict": predict, "sweep": sweep, "report": report}
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are the one-line form every other error takes, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnn-tune", description="Tune RNN/LSTM/GRU text classifiers with Ray Tune and Optuna.")
+    parser = Parser(prog="rnn-tune",
+                    description="Tune RNN/LSTM/GRU text classifiers with Ray Tune and Optuna.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS.values():
         module.add_parser(subparsers)

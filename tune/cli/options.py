@@ -1,75 +1,125 @@
-"""Flags shared by subcommands. Every flag's dest is its config field name; unset flags are None."""
+"""Command-line flags derived from the config's declared settings (`data.settings.setting`).
+
+Each flag's dest is its field name and unset flags are None, so only what the user typed
+overrides the preset and TOML file. Help texts show the command's true defaults.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
+from data.settings import Spec, specs
 from tune.config import Config, load_toml, merge
+from tune.presets import PRESETS
 
-DATA_FLAGS = ("dataset", "data_dir", "cache_dir", "train_file", "test_file", "text_column", "label_column",
-              "val_fraction", "split_seed", "max_train_samples", "min_freq", "max_vocab_size", "ngrams",
-              "synthetic_samples")
-TRAIN_FLAGS = ("model", "embed_dim", "hidden_dim", "num_layers", "bidirectional", "dropout", "pooling", "lr",
-               "weight_decay", "grad_clip", "sparse_embedding", "batch_size", "epochs", "seed", "device",
-               "precision", "threads")
+SECTIONS = {"data": "data", "train": "model and training", "sweep": "sweep"}
 
 
-def add_data_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("data")
-    g.add_argument("--dataset", choices=["ag_news", "synthetic", "files"], help="default ag_news; files when --train-file is given")
-    g.add_argument("--data-dir", help="directory holding AG_NEWS train.csv and test.csv (skips the download)")
-    g.add_argument("--cache-dir", help="download and encode cache (default $RNN_TUNE_CACHE_DIR or ~/.cache/rnn-tune)")
-    g.add_argument("--train-file", help="your own CSV/TSV/Parquet training file")
-    g.add_argument("--test-file", help="your own test file (default: a seeded stratified split of --train-file)")
-    g.add_argument("--text-column", help="text column of --train-file (default text)")
-    g.add_argument("--label-column", help="label column of --train-file (default label)")
-    g.add_argument("--val-fraction", type=float, help="validation share carved from train (default 0.05)")
-    g.add_argument("--split-seed", type=int, help="seed of the validation/test splits (default 0)")
-    g.add_argument("--max-train-samples", type=int, help="train on at most this many rows (stratified)")
-    g.add_argument("--min-freq", type=int, help="keep tokens seen at least this often in train (default 1)")
-    g.add_argument("--max-vocab-size", type=int, help="keep at most this many tokens (specials not counted)")
-    g.add_argument("--ngrams", type=int, help="add n-grams up to n as tokens (default 1)")
-    g.add_argument("--synthetic-samples", type=int, help="training rows of --dataset synthetic (default 4000)")
+def section_specs(section: str) -> list[Spec]:
+    return specs(type(getattr(Config(), section)))
 
 
-def add_train_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("model and training")
-    g.add_argument("--model", choices=["rnn", "lstm", "gru"], help="model family (default lstm)")
-    g.add_argument("--embed-dim", type=int, help="embedding size (default 128)")
-    g.add_argument("--hidden-dim", type=int, help="recurrent hidden size (default 128)")
-    g.add_argument("--num-layers", type=int, help="recurrent layers (default 1)")
-    g.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, help="bidirectional layers (default on)")
-    g.add_argument("--dropout", type=float, help="dropout (default 0.3)")
-    g.add_argument("--pooling", choices=["last", "mean", "max", "seed"], help="pooling over real tokens (default max)")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3)")
-    g.add_argument("--weight-decay", type=float, help="Adam weight decay (default 0)")
-    g.add_argument("--grad-clip", type=float, help="gradient norm clip, 0 for none (default 5)")
-    g.add_argument("--sparse-embedding", action=argparse.BooleanOptionalAction,
-                   help="sparse embedding gradients with SparseAdam (default on)")
-    g.add_argument("--batch-size", type=int, help="batch size (default 64)")
-    g.add_argument("--epochs", type=int, help="epochs (default 3)")
-    g.add_argument("--seed", type=int, help="random seed (default 0)")
-    g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    g.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast, for CUDA (default fp32)")
-    g.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+def preset_configs() -> dict[str, Config]:
+    """Each preset resolved over the declared defaults, `default` first."""
+    return {name: merge(Config(), PRESETS[name]) for name in sorted(PRESETS, key=lambda n: n != "default")}
 
 
-def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+def show(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def train_defaults() -> dict[str, Config]:
+    """`rnn-tune train`'s defaults: the declared ones, nothing searched."""
+    return {"train": merge(Config(), {"sweep": {"search": {}}})}
+
+
+def value_in(cfg: Config, section: str, name: str) -> str:
+    """A setting's value in `cfg` as a reader sees it; "searched" where the sweep searches it."""
+    if section == "train" and name in cfg.sweep.search:
+        return "searched"
+    return show(getattr(getattr(cfg, section), name))
+
+
+def default_text(section: str, name: str, configs: dict[str, Config]) -> str:
+    """"6" for one config; "6; quick: 3, seed: 3" where presets differ from the first."""
+    (first, base), *others = configs.items()
+    shown = value_in(base, section, name)
+    differ = [f"{p}: {v}" for p, cfg in others if (v := value_in(cfg, section, name)) != shown]
+    return shown + (f"; {', '.join(differ)}" if differ else "")
+
+
+def _flag_type(spec: Spec):
+    if spec.parse is None:
+        return spec.kind
+
+    def parse(text: str) -> Any:
+        try:
+            return spec.parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = spec.name
+    return parse
+
+
+def add_section_options(parser: argparse.ArgumentParser, section: str,
+                        configs: dict[str, Config]) -> argparse._ArgumentGroup:
+    """One flag per declared setting of `section`, with `configs`' defaults in its help."""
+    group = parser.add_argument_group(SECTIONS[section])
+    for spec in section_specs(section):
+        if not spec.cli:
+            continue
+        default = default_text(section, spec.name, configs)
+        help = spec.help + ("" if default == "none" else f" (default: {default})")
+        help = help.replace("%", "%%")
+        if spec.kind is bool:
+            group.add_argument(spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction,
+                               help=help)
+        else:
+            group.add_argument(spec.flag, dest=spec.name, type=_flag_type(spec), help=help,
+                               choices=spec.choices, metavar=_metavar(spec))
+    return group
+
+
+def _metavar(spec: Spec) -> str | None:
+    if spec.choices:
+        return "|".join(map(str, spec.choices))
+    return {int: "N", float: "X"}.get(spec.kind) or spec.name.upper()
+
+
+def overrides_from_args(args: argparse.Namespace, sections=("data", "train")) -> dict[str, dict]:
     """The flags the user actually gave, as {section: {field: value}}."""
-    data = {k: getattr(args, k) for k in DATA_FLAGS if getattr(args, k, None) is not None}
-    if "train_file" in data and "dataset" not in data:
-        data["dataset"] = "files"
-    train = {k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k, None) is not None}
-    if train.get("grad_clip") == 0:
-        train["grad_clip"] = None
-    return {"data": data, "train": train}
+    out = {}
+    for section in sections:
+        given = {s.name: getattr(args, s.name, None) for s in section_specs(section) if s.cli}
+        out[section] = {k: v for k, v in given.items() if v is not None}
+    if "train_file" in out["data"] and "dataset" not in out["data"]:
+        out["data"]["dataset"] = "files"
+    return out
 
 
-def config_from_args(args: argparse.Namespace, base: Config | None = None, extra: dict | None = None) -> Config:
-    """defaults (or `base`, e.g. a preset) <- --config TOML <- flags."""
-    cfg = base or Config()
+def overrides_from_env() -> dict[str, dict]:
+    """Settings declared with an environment variable that is set (text settings only)."""
+    out: dict[str, dict] = {}
+    for section in SECTIONS:
+        for spec in section_specs(section):
+            if spec.env and os.environ.get(spec.env):
+                out.setdefault(section, {})[spec.name] = os.environ[spec.env]
+    return out
+
+
+def config_from_args(args: argparse.Namespace, base: Config | None = None,
+                     sections=("data", "train")) -> Config:
+    """defaults (or `base`, e.g. a preset) <- environment <- --config TOML <- flags."""
+    cfg = merge(base or Config(), overrides_from_env())
     if getattr(args, "config", None):
         cfg = merge(cfg, load_toml(args.config))
-    cfg = merge(cfg, overrides_from_args(args))
-    return merge(cfg, extra) if extra else cfg
+    return merge(cfg, overrides_from_args(args, sections))

@@ -5,13 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-import torch
-
-from data.batches import gather_batch
-from data.encode import encode
-from data.tokenizer import basic_english, ngrams_iterator
-from tune.checkpoint import load_checkpoint
 from tune.config import ConfigError
 
 
@@ -23,8 +16,16 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], torch.Tensor]:
+def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], list[list[float]]]:
     """-> (class names, probabilities (len(texts), num_classes)), using the checkpoint's own vocab."""
+    import numpy as np
+    import torch
+
+    from data.batches import gather_batch
+    from data.encode import encode
+    from data.tokenizer import basic_english, ngrams_iterator
+    from tune.checkpoint import load_checkpoint
+
     loaded = load_checkpoint(checkpoint)
     n = loaded.config.data.ngrams
     split = encode([basic_english(t) for t in texts], [0] * len(texts), loaded.vocab,
@@ -32,14 +33,14 @@ def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], torch.T
     tokens, lengths, _ = gather_batch(split, np.arange(len(split)))
     with torch.no_grad():
         probs = torch.softmax(loaded.model(tokens, lengths), dim=1)
-    return loaded.class_names, probs
+    return loaded.class_names, probs.tolist()
 
 
 def run(args: argparse.Namespace) -> int:
     if any(not t.strip() for t in args.texts):
         raise ConfigError("an empty text cannot be classified; pass non-empty texts")
     names, probs = predict_texts(args.checkpoint, args.texts)
-    for text, row in zip(args.texts, probs.tolist()):
+    for text, row in zip(args.texts, probs):
         best = max(range(len(names)), key=row.__getitem__)
         if args.json:
             print(json.dumps({"text": text, "label": names[best], "probabilities": dict(zip(names, row))}))

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from results.load import ReportError
-from results.report import write_report
 from tune.config import ConfigError
-from tune.optuna_study import param_importances
 
 
 def add_parser(subparsers) -> None:
@@ -19,6 +16,10 @@ def add_parser(subparsers) -> None:
 
 
 def make_report(run_dirs: list[Path], out: Path) -> dict[str, Path]:
+    from results.load import ReportError
+    from results.report import write_report
+    from tune.optuna_study import param_importances
+
     try:
         return write_report(run_dirs, out, {d.name: param_importances(d) for d in run_dirs})
     except ReportError as exc:

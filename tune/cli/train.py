@@ -3,77 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import time
 from datetime import datetime
 from pathlib import Path
 
-import torch
-
-from data.batches import PaddedBatches
-from data.files import atomic_write_text
-from data.prepare import prepare_data
-from models import count_parameters
-from tune.checkpoint import save_checkpoint
-from tune.cli.options import add_data_options, add_train_options, config_from_args
-from tune.config import write_config_json
-from tune.device import describe, resolve_device
-from tune.progress import ProgressBar
-from tune.training import EVAL_BATCH_SIZE, evaluate, make_optimizer, model_for, set_seed, train_epochs
+from tune.cli.options import add_section_options, config_from_args, train_defaults
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("train", help="train one classifier", description=__doc__)
     p.add_argument("--config", help="TOML file with [data] and [train] sections; flags override it")
-    add_data_options(p)
-    add_train_options(p)
+    for section in ("data", "train"):
+        add_section_options(p, section, train_defaults())
     p.add_argument("--output", help="output directory (default runs/train-YYYYmmdd-HHMMSS)")
     p.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from tune.train_run import train_run
+
     cfg = config_from_args(args)
     out = Path(args.output or f"runs/train-{datetime.now():%Y%m%d-%H%M%S}")
-    device = resolve_device(cfg.train.device)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    started = time.perf_counter()
-    data = prepare_data(cfg.data)
-    print(f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab {len(data.vocab)}, "
-          f"classes {', '.join(data.class_names)} ({'cache' if data.cache_hit else 'prepared'} in {time.perf_counter() - started:.1f}s)")
-    set_seed(cfg.train.seed)
-    model = model_for(cfg.train, len(data.vocab), len(data.class_names)).to(device)
-    optimizer = make_optimizer(model, cfg.train)
-    print(f"model: {cfg.train.model} ({count_parameters(model):,} parameters) on {describe(device)}")
-    out.mkdir(parents=True, exist_ok=True)
-    write_config_json(cfg, out / "config.json")
-
-    best_acc, best_state, best_epoch, history = -1.0, None, 0, []
-    bar = ProgressBar("train")
-    epochs = train_epochs(model, optimizer, data.train, data.val, cfg.train, device, on_batch=bar)
-    for report in epochs:
-        bar.close()
-        t, v = report.train, report.val
-        history.append({"epoch": report.epoch, "train_loss": t.loss, "train_acc": t.acc, "val_loss": v.loss,
-                        "val_acc": v.acc, "train_samples_per_s": t.samples_per_s, "epoch_s": t.seconds})
-        print(f"epoch {report.epoch}/{cfg.train.epochs}  loss {t.loss:.4f}  acc {t.acc:.2%}  val_loss {v.loss:.4f}  "
-              f"val_acc {v.acc:.2%}  {t.samples_per_s:,.0f} samples/s  {t.seconds:.1f}s", flush=True)
-        if v.acc > best_acc:
-            best_acc, best_epoch, best_state = v.acc, report.epoch, copy.deepcopy(model.state_dict())
-        bar = ProgressBar("train")
-
-    model.load_state_dict(best_state)
-    test = evaluate(model, PaddedBatches(data.test, EVAL_BATCH_SIZE), device, cfg.train.precision)
-    samples_per_s = sum(h["train_samples_per_s"] for h in history) / len(history)
-    metrics = {"val_acc": best_acc, "test_acc": test.acc, "test_loss": test.loss, "best_epoch": best_epoch,
-               "epochs": len(history), "train_samples_per_s": samples_per_s, "parameters": count_parameters(model),
-               "device": describe(device), "wall_s": time.perf_counter() - started, "history": history}
-    checkpoint = save_checkpoint(out, model, cfg, data.class_names, best_epoch, metrics, vocab=data.vocab)
-    metrics["checkpoint"] = str(checkpoint)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
-    print(f"best val_acc {best_acc:.2%} (epoch {best_epoch}), test_acc {test.acc:.2%}; checkpoint {out / 'model.pt'}")
+    metrics = train_run(cfg, out)
     if args.json:
         print(json.dumps({k: v for k, v in metrics.items() if k != "history"}))
     return 0
