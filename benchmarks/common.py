@@ -19,16 +19,27 @@ def checkout_before(rev: str = BEFORE_REV) -> Path:
     target = REPO / ".cache" / f"bench-{rev}"
     if not (target / "tune").is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "--force", str(target), rev],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", "--force", str(target), rev],
+            check=True,
+            capture_output=True,
+        )
     return target
 
 
-def run_json(args: list[str], root: Path, env: dict[str, str] | None = None, timeout: int = 1800) -> dict:
+def run_json(
+    args: list[str], root: Path, env: dict[str, str] | None = None, timeout: int = 1800
+) -> dict:
     """Run `python ARGS` with ROOT's packages first on the path; the last stdout line is JSON."""
     full_env = {**os.environ, "PYTHONPATH": str(root), **(env or {})}
-    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout, cwd=root)
+    done = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=root,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{args} in {root} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -70,6 +70,10 @@ def train(dataloader: DataLoader, model: nn.Module, optimizer, criterion) -> tup
     return total_acc / max(total_count, 1), total_count
 
 
-def notebook_loader(texts: list[str], labels: list[int], vocab: Vocab, batch_size: int) -> DataLoader:
+def notebook_loader(
+    texts: list[str], labels: list[int], vocab: Vocab, batch_size: int
+) -> DataLoader:
     pairs = list(zip(labels, texts))
-    return DataLoader(pairs, batch_size=batch_size, shuffle=True, collate_fn=make_collate(NotebookVocab(vocab)))
+    return DataLoader(
+        pairs, batch_size=batch_size, shuffle=True, collate_fn=make_collate(NotebookVocab(vocab))
+    )

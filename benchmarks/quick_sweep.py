@@ -38,24 +38,54 @@ def training_share(run_dir: Path, wall_s: float) -> float:
 
 
 def run_sweep(root: Path, data_dir: str, storage: Path, name: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(root), "RNN_TUNE_CACHE_DIR": str(root / ".cache" / "bench-data")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "RNN_TUNE_CACHE_DIR": str(root / ".cache" / "bench-data"),
+    }
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tune.cli.main", "sweep", "--preset", "quick", "--data-dir", data_dir,
-                           "--storage", str(storage), "--name", name, "--no-dashboard", "--quiet"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tune.cli.main",
+            "sweep",
+            "--preset",
+            "quick",
+            "--data-dir",
+            data_dir,
+            "--storage",
+            str(storage),
+            "--name",
+            name,
+            "--no-dashboard",
+            "--quiet",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     run_dir = storage / name
     summary = json.loads((run_dir / "summary.json").read_text())
-    return {"wall_s": wall, "mb": dir_mb(run_dir), "trials": summary["trials"],
-            "stopped_early": summary["stopped_early"],
-            "test_acc": {f: round(b["test_acc"], 4) for f, b in summary["by_family"].items()},
-            "training_share": training_share(run_dir, wall)}
+    return {
+        "wall_s": wall,
+        "mb": dir_mb(run_dir),
+        "trials": summary["trials"],
+        "stopped_early": summary["stopped_early"],
+        "test_acc": {f: round(b["test_acc"], 4) for f, b in summary["by_family"].items()},
+        "training_share": training_share(run_dir, wall),
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
@@ -69,12 +99,20 @@ def main() -> int:
             result = run_sweep(root, data_dir, storage, f"{contender}-{round_}")
             results[contender].append(result)
             print(f"{contender:<7} {json.dumps(result)}", file=sys.stderr, flush=True)
-    print(f"\n{'contender':<9} {'wall s':>7} {'run dir MB':>10} {'trials':>6} {'training share':>14}  best test acc")
+    print(
+        f"\n{'contender':<9} {'wall s':>7} {'run dir MB':>10} {'trials':>6} "
+        f"{'training share':>14}  best test acc"
+    )
     for contender, runs in results.items():
         wall = median([r["wall_s"] for r in runs])
-        print(f"{contender:<9} {wall:>7.0f} {median([r['mb'] for r in runs]):>10.1f} {runs[0]['trials']:>6}"
-              f" {median([r['training_share'] for r in runs]):>14.1%}  {runs[-1]['test_acc']}")
-    ratio = median([r["wall_s"] for r in results["now"]]) / median([r["wall_s"] for r in results["before"]])
+        print(
+            f"{contender:<9} {wall:>7.0f} {median([r['mb'] for r in runs]):>10.1f} "
+            f"{runs[0]['trials']:>6}"
+            f" {median([r['training_share'] for r in runs]):>14.1%}  {runs[-1]['test_acc']}"
+        )
+    ratio = median([r["wall_s"] for r in results["now"]]) / median(
+        [r["wall_s"] for r in results["before"]]
+    )
     print(f"wall time now / before: {ratio:.2f}")
     return 0
 

@@ -22,9 +22,17 @@ from pathlib import Path
 
 from common import REPO, checkout_before, limited_batches, median, run_json
 
-NOTEBOOK_MODEL = {"model": "lstm", "embed_dim": 64, "hidden_dim": 32, "num_layers": 1,
-                  "bidirectional": False, "dropout": 0.0, "pooling": "last", "lr": 0.01,
-                  "grad_clip": None}
+NOTEBOOK_MODEL = {
+    "model": "lstm",
+    "embed_dim": 64,
+    "hidden_dim": 32,
+    "num_layers": 1,
+    "bidirectional": False,
+    "dropout": 0.0,
+    "pooling": "last",
+    "lr": 0.01,
+    "grad_clip": None,
+}
 SETTINGS = {
     "notebook-b16": {"train": {**NOTEBOOK_MODEL, "batch_size": 16}, "threads": 1},
     "notebook-b64": {"train": {**NOTEBOOK_MODEL, "batch_size": 64}, "threads": 1},
@@ -52,7 +60,7 @@ def measure_notebook(setting: dict, samples: int, data_dir: str) -> float:
     model = LSTMClassifier(len(vocab), t["embed_dim"], t["hidden_dim"], 4)
     optimizer = torch.optim.Adam(model.parameters(), lr=t["lr"])
     criterion = torch.nn.CrossEntropyLoss()
-    warm = notebook_loader(texts[:5 * t["batch_size"]], labels, vocab, t["batch_size"])
+    warm = notebook_loader(texts[: 5 * t["batch_size"]], labels, vocab, t["batch_size"])
     train(warm, model, optimizer, criterion)
     loader = notebook_loader(texts[:samples], labels[:samples], vocab, t["batch_size"])
     start = time.perf_counter()
@@ -60,7 +68,9 @@ def measure_notebook(setting: dict, samples: int, data_dir: str) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str | None, device: str = "cpu") -> float:
+def measure_tree(
+    setting: dict, variant: dict, samples: int, data_dir: str | None, device: str = "cpu"
+) -> float:
     import dataclasses
 
     import torch
@@ -73,7 +83,9 @@ def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str | Non
     if data_dir:
         data = prepare_data(DataConfig(dataset="ag_news", data_dir=data_dir))
     else:
-        data = prepare_data(DataConfig(dataset="synthetic", synthetic_samples=max(2 * samples, 4000)))
+        data = prepare_data(
+            DataConfig(dataset="synthetic", synthetic_samples=max(2 * samples, 4000))
+        )
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {**setting["train"], **{k: v for k, v in variant.items() if k != "pack"}}
     cfg = TrainConfig(**{k: v for k, v in values.items() if k in known})
@@ -86,7 +98,9 @@ def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str | Non
     extra = {"precision": cfg.precision} if "precision" in known else {}
     warm = limited_batches(data.train, cfg.batch_size, 5, shuffle=True, seed=1)
     train_one_epoch(model, warm, optimizer, target, cfg.grad_clip, **extra)
-    batches = limited_batches(data.train, cfg.batch_size, max(1, samples // cfg.batch_size), shuffle=True)
+    batches = limited_batches(
+        data.train, cfg.batch_size, max(1, samples // cfg.batch_size), shuffle=True
+    )
     if target.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -96,10 +110,16 @@ def measure_tree(setting: dict, variant: dict, samples: int, data_dir: str | Non
     return stats.samples / (time.perf_counter() - start)
 
 
-CUDA_SETTINGS = {"notebook-b64": SETTINGS["notebook-b64"], "default-b64": SETTINGS["default-b64"],
-                 "default-b256": {"train": {"batch_size": 256}, "threads": 2}}
-CUDA_VARIANTS = {f"{'packed' if pack else 'padded'}-{precision}": {"pack": pack, "precision": precision}
-                 for pack in (True, False) for precision in ("fp32", "bf16")}
+CUDA_SETTINGS = {
+    "notebook-b64": SETTINGS["notebook-b64"],
+    "default-b64": SETTINGS["default-b64"],
+    "default-b256": {"train": {"batch_size": 256}, "threads": 2},
+}
+CUDA_VARIANTS = {
+    f"{'packed' if pack else 'padded'}-{precision}": {"pack": pack, "precision": precision}
+    for pack in (True, False)
+    for precision in ("fp32", "bf16")
+}
 
 
 def cuda_table(samples: int, data_dir: str | None) -> None:
@@ -113,7 +133,10 @@ def cuda_table(samples: int, data_dir: str | None) -> None:
     print(f"{'setting':<13} {'variant':<13} {'samples/s':>10} {'x packed-fp32':>14}")
     for (setting_name, variant_name), values in rates.items():
         reference = median(rates[(setting_name, "packed-fp32")])
-        print(f"{setting_name:<13} {variant_name:<13} {median(values):>10,.0f} {median(values) / reference:>14.2f}")
+        print(
+            f"{setting_name:<13} {variant_name:<13} {median(values):>10,.0f} "
+            f"{median(values) / reference:>14.2f}"
+        )
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -129,13 +152,25 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", help="AG_NEWS train.csv/test.csv (required except with --cuda)")
-    parser.add_argument("--cuda", action="store_true",
-                        help="only this tree on CUDA: packed vs padded, fp32 vs bf16 (synthetic data without --data-dir)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir", help="AG_NEWS train.csv/test.csv (required except with --cuda)"
+    )
+    parser.add_argument(
+        "--cuda",
+        action="store_true",
+        help="only this tree on CUDA: packed vs padded, fp32 vs bf16 "
+        "(synthetic data without --data-dir)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=4000, help="training samples timed per run")
-    parser.add_argument("--before", default=None, help="git revision of the reference (default: main before issue 8)")
+    parser.add_argument(
+        "--before",
+        default=None,
+        help="git revision of the reference (default: main before issue 8)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--setting", help=argparse.SUPPRESS)
     parser.add_argument("--contender", help=argparse.SUPPRESS)
@@ -151,27 +186,51 @@ def main() -> int:
         return 0
     before = checkout_before(args.before) if args.before else checkout_before()
     rates: dict[tuple[str, str], list[float]] = {}
-    plan = [(s, c) for s in SETTINGS for c in (["notebook"] if s.startswith("notebook") else [])
-            + ["before", *VARIANTS]]
+    plan = [
+        (s, c)
+        for s in SETTINGS
+        for c in (["notebook"] if s.startswith("notebook") else []) + ["before", *VARIANTS]
+    ]
     for round_ in range(args.rounds):
         for setting, contender in plan:
             root = before if contender == "before" else REPO
-            cmd = [str(Path(__file__).resolve()), "--worker", "--setting", setting, "--contender", contender,
-                   "--samples", str(args.samples), "--data-dir", args.data_dir]
-            rate = run_json(cmd, root, env={"RNN_TUNE_CACHE_DIR": str(root / ".cache" / "bench-data")})
+            cmd = [
+                str(Path(__file__).resolve()),
+                "--worker",
+                "--setting",
+                setting,
+                "--contender",
+                contender,
+                "--samples",
+                str(args.samples),
+                "--data-dir",
+                args.data_dir,
+            ]
+            rate = run_json(
+                cmd, root, env={"RNN_TUNE_CACHE_DIR": str(root / ".cache" / "bench-data")}
+            )
             rates.setdefault((setting, contender), []).append(rate["train_samples_per_s"])
-            print(f"round {round_ + 1}: {setting:<13} {contender:<11} {rate['train_samples_per_s']:>8,.0f}/s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"round {round_ + 1}: {setting:<13} {contender:<11} "
+                f"{rate['train_samples_per_s']:>8,.0f}/s",
+                file=sys.stderr,
+                flush=True,
+            )
     notebook_b16 = median(rates[("notebook-b16", "notebook")])
-    print(f"\n{'setting':<13} {'contender':<11} {'samples/s':>10} {'x notebook b16':>15} {'x same-batch notebook':>22}"
-          f" {'x before':>9}")
+    print(
+        f"\n{'setting':<13} {'contender':<11} {'samples/s':>10} {'x notebook b16':>15} "
+        f"{'x same-batch notebook':>22}"
+        f" {'x before':>9}"
+    )
     for setting, contender in plan:
         rate = median(rates[(setting, contender)])
         same = rates.get((setting, "notebook"))
         vs_same = f"{rate / median(same):.2f}" if same else "-"
         vs_b16 = f"{rate / notebook_b16:.2f}" if setting.startswith("notebook") else "-"
-        print(f"{setting:<13} {contender:<11} {rate:>10,.0f} {vs_b16:>15} {vs_same:>22}"
-              f" {rate / median(rates[(setting, 'before')]):>9.2f}")
+        print(
+            f"{setting:<13} {contender:<11} {rate:>10,.0f} {vs_b16:>15} {vs_same:>22}"
+            f" {rate / median(rates[(setting, 'before')]):>9.2f}"
+        )
     return 0
 
 

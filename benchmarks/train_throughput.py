@@ -30,11 +30,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir")
     parser.add_argument("--model", default="lstm")
-    parser.add_argument("--samples", type=int, default=3000, help="training samples timed per setting")
+    parser.add_argument(
+        "--samples", type=int, default=3000, help="training samples timed per setting"
+    )
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = prepare_data(DataConfig(dataset="ag_news" if args.data_dir else "synthetic", data_dir=args.data_dir))
+    data = prepare_data(
+        DataConfig(dataset="ag_news" if args.data_dir else "synthetic", data_dir=args.data_dir)
+    )
     print(f"{'batch':>5} {'bucketed':>8} {'padding':>8} {'samples/s':>10}")
     for batch_size in (16, 64, 256):
         for bucket in (50, 0):
@@ -42,12 +46,22 @@ def main() -> None:
             torch.manual_seed(0)
             model = model_for(cfg, len(data.vocab), len(data.class_names))
             full = PaddedBatches(data.train, batch_size, shuffle=True, bucket_size=bucket)
-            batches = limited_batches(data.train, batch_size, max(1, args.samples // batch_size), shuffle=True,
-                                      bucket_size=bucket)
+            batches = limited_batches(
+                data.train,
+                batch_size,
+                max(1, args.samples // batch_size),
+                shuffle=True,
+                bucket_size=bucket,
+            )
             start = time.perf_counter()
-            stats = train_one_epoch(model, batches, make_optimizer(model, cfg), torch.device("cpu"), cfg.grad_clip)
+            stats = train_one_epoch(
+                model, batches, make_optimizer(model, cfg), torch.device("cpu"), cfg.grad_clip
+            )
             elapsed = time.perf_counter() - start
-            print(f"{batch_size:>5} {'yes' if bucket else 'no':>8} {padding_share(full):>8.1%} {stats.samples / elapsed:>10,.0f}")
+            print(
+                f"{batch_size:>5} {'yes' if bucket else 'no':>8} {padding_share(full):>8.1%} "
+                f"{stats.samples / elapsed:>10,.0f}"
+            )
 
 
 if __name__ == "__main__":

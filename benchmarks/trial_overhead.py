@@ -49,8 +49,23 @@ def startup(args: argparse.Namespace, work: Path) -> None:
     repeats = -(-120_000 // len(rows))
     (data / "train.csv").write_text("".join((rows * repeats)[:120_000]), encoding="utf-8")
     shutil.copy(src / "test.csv", data / "test.csv")
-    cmd = ["rnn-tune", "sweep", "--data-dir", str(data), "--num-samples", "8", "--epochs", "1",
-           "--grace-period", "1", "--storage", str(work), "--name", "startup", *TINY]
+    cmd = [
+        "rnn-tune",
+        "sweep",
+        "--data-dir",
+        str(data),
+        "--num-samples",
+        "8",
+        "--epochs",
+        "1",
+        "--grace-period",
+        "1",
+        "--storage",
+        str(work),
+        "--name",
+        "startup",
+        *TINY,
+    ]
     env = {**os.environ, "RNN_TUNE_CACHE_DIR": str(work / "cache")}
     subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=3600)
     starts = {r["trial_id"]: r["time"] for r in records(work / "startup") if r["event"] == "start"}
@@ -62,11 +77,31 @@ def startup(args: argparse.Namespace, work: Path) -> None:
 
 
 def driver(args: argparse.Namespace, work: Path) -> None:
-    cmd = ["rnn-tune", "sweep", "--dataset", "synthetic", "--synthetic-samples", "40", "--num-samples",
-           str(args.trials), "--epochs", "1", "--grace-period", "1", "--storage", str(work), "--name", "scale",
-           "--batch-size", "8", *TINY]
+    cmd = [
+        "rnn-tune",
+        "sweep",
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "40",
+        "--num-samples",
+        str(args.trials),
+        "--epochs",
+        "1",
+        "--grace-period",
+        "1",
+        "--storage",
+        str(work),
+        "--name",
+        "scale",
+        "--batch-size",
+        "8",
+        *TINY,
+    ]
     env = {**os.environ, "RNN_TUNE_CACHE_DIR": str(work / "cache")}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     samples: list[tuple[int, float, float]] = []  # (completed trials, time, driver RSS MB)
     seen = 0
     while proc.poll() is None:
@@ -86,17 +121,24 @@ def driver(args: argparse.Namespace, work: Path) -> None:
     early_s, early_mb = around(50)
     late_s, late_mb = around(args.trials)
     print(f"trials 30-50:   {early_s:.3f} s/trial, driver RSS {early_mb:.0f} MB")
-    print(f"trials {args.trials - 20}-{args.trials}: {late_s:.3f} s/trial, driver RSS {late_mb:.0f} MB")
+    print(
+        f"trials {args.trials - 20}-{args.trials}: {late_s:.3f} s/trial, driver RSS {late_mb:.0f} "
+        "MB"
+    )
     print(f"ratio late/early: time {late_s / early_s:.2f}, memory {late_mb / early_mb:.2f}")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=["startup", "driver"])
     parser.add_argument("--data-dir")
     parser.add_argument("--trials", type=int, default=500)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(dir=REPO / ".cache" if (REPO / ".cache").is_dir() else None) as tmp:
+    with tempfile.TemporaryDirectory(
+        dir=REPO / ".cache" if (REPO / ".cache").is_dir() else None
+    ) as tmp:
         if args.what == "startup":
             if not args.data_dir:
                 parser.error("startup needs --data-dir")

@@ -21,8 +21,13 @@ MD5 = {"train": "b1a00f826fdfbd249f79597b59e1dc12", "test": "d52ea96a97a2d943681
 CLASS_NAMES = ("World", "Sports", "Business", "Sci/Tech")
 
 
-def ag_news_files(cache_dir: Path, data_dir: Path | None = None, base_url: str | None = None,
-                  md5: dict[str, str] | None = None, timeout: float = 30.0) -> dict[str, Path]:
+def ag_news_files(
+    cache_dir: Path,
+    data_dir: Path | None = None,
+    base_url: str | None = None,
+    md5: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> dict[str, Path]:
     """Return {"train": path, "test": path}, downloading into `cache_dir/ag_news` once per node.
 
     A portalocker lock makes concurrent callers (parallel trials) wait for one download; each
@@ -33,7 +38,10 @@ def ag_news_files(cache_dir: Path, data_dir: Path | None = None, base_url: str |
         files = {split: Path(data_dir) / f"{split}.csv" for split in ("train", "test")}
         missing = [str(p) for p in files.values() if not p.is_file()]
         if missing:
-            raise DataError(f"--data-dir {data_dir} lacks {', '.join(missing)}: it must hold AG_NEWS's train.csv and test.csv")
+            raise DataError(
+                f"--data-dir {data_dir} lacks {', '.join(missing)}: it must hold AG_NEWS's "
+                "train.csv and test.csv"
+            )
         return files
     md5 = MD5 if md5 is None else md5
     base_url = base_url or os.environ.get("RNN_TUNE_AG_NEWS_URL", BASE_URL)
@@ -52,10 +60,16 @@ def _download(url: str, path: Path, expected_md5: str, timeout: float) -> None:
             payload = response.read()
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DataError(f"cannot download {url} ({reason}); offline, pass --data-dir DIR holding train.csv and test.csv") from None
+        raise DataError(
+            f"cannot download {url} ({reason}); offline, pass --data-dir DIR holding train.csv "
+            "and test.csv"
+        ) from None
     digest = hashlib.md5(payload).hexdigest()
     if digest != expected_md5:
-        raise DataError(f"checksum mismatch for {url}: got md5 {digest}, expected {expected_md5}; nothing was saved, retry or use --data-dir")
+        raise DataError(
+            f"checksum mismatch for {url}: got md5 {digest}, expected {expected_md5}; nothing was "
+            "saved, retry or use --data-dir"
+        )
     atomic_write_bytes(path, payload)
 
 
@@ -69,8 +83,15 @@ def read_ag_news_csv(path: Path) -> tuple[list[str], list[int]]:
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         for row in reader:
-            if len(row) < 2 or not row[0].strip().isdigit() or not 1 <= int(row[0]) <= len(CLASS_NAMES):
-                raise DataError(f"{path}:{reader.line_num}: not an AG_NEWS row (class 1-4, title, description); check --data-dir")
+            if (
+                len(row) < 2
+                or not row[0].strip().isdigit()
+                or not 1 <= int(row[0]) <= len(CLASS_NAMES)
+            ):
+                raise DataError(
+                    f"{path}:{reader.line_num}: not an AG_NEWS row (class 1-4, title, "
+                    "description); check --data-dir"
+                )
             labels.append(int(row[0]) - 1)
             texts.append(" ".join(row[1:]))
     return texts, labels

@@ -40,8 +40,14 @@ class PaddedBatches:
     inside each pool only when `bucket_size` > 0.
     """
 
-    def __init__(self, split: EncodedSplit, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 bucket_size: int = 50):
+    def __init__(
+        self,
+        split: EncodedSplit,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        bucket_size: int = 50,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.split = split
@@ -67,7 +73,8 @@ class PaddedBatches:
             chunks = np.array_split(order, range(pool, n, pool)) if n else []
             if chunks:
                 order = np.concatenate(
-                    [chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in chunks])
+                    [chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in chunks]
+                )
         batches = [order[i : i + self.batch_size] for i in range(0, n, self.batch_size)]
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]

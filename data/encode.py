@@ -32,7 +32,7 @@ class EncodedSplit:
         return np.diff(self.offsets)
 
     def sequence(self, i: int) -> np.ndarray:
-        return self.ids[self.offsets[i]:self.offsets[i + 1]]
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
 
     def save(self, path: Path) -> None:
         buffer = io.BytesIO()
@@ -45,8 +45,12 @@ class EncodedSplit:
             return cls(z["ids"], z["offsets"], z["labels"])
 
 
-def encode(token_lists: Sequence[Sequence[str]], labels: Sequence[int], vocab: Vocab,
-           transform: Callable[[Sequence[str]], Sequence[str]] = lambda tokens: tokens) -> EncodedSplit:
+def encode(
+    token_lists: Sequence[Sequence[str]],
+    labels: Sequence[int],
+    vocab: Vocab,
+    transform: Callable[[Sequence[str]], Sequence[str]] = lambda tokens: tokens,
+) -> EncodedSplit:
     """Numericalize tokenized texts. An empty text becomes one `<unk>` so every length is >= 1."""
     pieces = [vocab.lookup_indices(transform(tokens)) or [UNK_ID] for tokens in token_lists]
     lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))

@@ -11,7 +11,7 @@ import portalocker
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write via a temporary file in the same directory and rename, so readers never see half a file."""
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -45,6 +45,6 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 
 
 def file_lock(path: Path, timeout: float = 3600.0) -> portalocker.Lock:
-    """An exclusive lock shared by every process on this node (parallel trials prepare data once)."""
+    """An exclusive lock for every process on this node (parallel trials prepare data once)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return portalocker.Lock(str(path), mode="a", timeout=timeout, check_interval=0.2)

@@ -70,7 +70,7 @@ class _Raw:
 
 
 def prepare_data(cfg: DataConfig) -> PreparedData:
-    """Return the encoded train/val/test splits and vocab for `cfg`, from the cache when possible."""
+    """The encoded train/val/test splits and vocab for `cfg`, from the cache when possible."""
     bad = cfg.problems()
     if bad:
         raise DataError(bad[0])
@@ -90,11 +90,17 @@ def prepare_data(cfg: DataConfig) -> PreparedData:
 def _source(cfg: DataConfig, cache_dir: Path):
     """(fingerprint of the raw data, function that loads it) for the configured dataset."""
     if cfg.dataset == "synthetic":
+
         def load() -> _Raw:
             n_test = max(cfg.synthetic_samples // 4, 8)
-            tr_texts, tr_labels = synthetic.make_synthetic(cfg.synthetic_samples, seed=cfg.split_seed)
+            tr_texts, tr_labels = synthetic.make_synthetic(
+                cfg.synthetic_samples, seed=cfg.split_seed
+            )
             te_texts, te_labels = synthetic.make_synthetic(n_test, seed=cfg.split_seed + 10_000)
-            return _Raw(tr_texts, np.array(tr_labels), te_texts, np.array(te_labels), synthetic.CLASS_NAMES)
+            return _Raw(
+                tr_texts, np.array(tr_labels), te_texts, np.array(te_labels), synthetic.CLASS_NAMES
+            )
+
         return {"synthetic": cfg.synthetic_samples}, load
 
     if cfg.dataset == "ag_news":
@@ -103,7 +109,10 @@ def _source(cfg: DataConfig, cache_dir: Path):
         def load() -> _Raw:
             tr_texts, tr_labels = ag_news.read_ag_news_csv(files["train"])
             te_texts, te_labels = ag_news.read_ag_news_csv(files["test"])
-            return _Raw(tr_texts, np.array(tr_labels), te_texts, np.array(te_labels), ag_news.CLASS_NAMES)
+            return _Raw(
+                tr_texts, np.array(tr_labels), te_texts, np.array(te_labels), ag_news.CLASS_NAMES
+            )
+
         return {split: file_digest(path) for split, path in files.items()}, load
 
     paths = {"train": Path(cfg.train_file)}
@@ -115,20 +124,37 @@ def _source(cfg: DataConfig, cache_dir: Path):
 
     def load() -> _Raw:
         train = read_table(paths["train"], cfg.text_column, cfg.label_column)
-        test = read_table(paths["test"], cfg.text_column, cfg.label_column) if "test" in paths else None
+        test = (
+            read_table(paths["test"], cfg.text_column, cfg.label_column)
+            if "test" in paths
+            else None
+        )
         names = label_names(train.labels, test.labels if test else [])
         index = {name: i for i, name in enumerate(names)}
-        return _Raw(train.texts, np.array([index[x] for x in train.labels]),
-                    test.texts if test else None, np.array([index[x] for x in test.labels]) if test else None,
-                    tuple(names), len(train.problems) + (len(test.problems) if test else 0))
+        return _Raw(
+            train.texts,
+            np.array([index[x] for x in train.labels]),
+            test.texts if test else None,
+            np.array([index[x] for x in test.labels]) if test else None,
+            tuple(names),
+            len(train.problems) + (len(test.problems) if test else 0),
+        )
+
     return {split: file_digest(path) for split, path in paths.items()}, load
 
 
 def _cache_key(cfg: DataConfig, fingerprint: dict) -> str:
-    settings = {k: v for k, v in asdict(cfg).items() if k not in ("data_dir", "cache_dir", "train_file", "test_file")}
+    settings = {
+        k: v
+        for k, v in asdict(cfg).items()
+        if k not in ("data_dir", "cache_dir", "train_file", "test_file")
+    }
     if cfg.dataset != "files" or cfg.test_file:
         settings.pop("test_fraction")
-    blob = json.dumps({"v": FORMAT_VERSION, "tokenizer": "basic_english", "source": fingerprint, **settings}, sort_keys=True)
+    blob = json.dumps(
+        {"v": FORMAT_VERSION, "tokenizer": "basic_english", "source": fingerprint, **settings},
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
@@ -159,8 +185,12 @@ def _build(cfg: DataConfig, raw: _Raw, target: Path) -> None:
         for name, split in splits.items():
             split.save(tmp / f"{name}.npz")
         vocab.save(tmp / "vocab.json")
-        meta = {"class_names": list(raw.class_names), "malformed_rows": raw.malformed_rows, "built_by_pid": os.getpid(),
-                "sizes": {name: len(split) for name, split in splits.items()}}
+        meta = {
+            "class_names": list(raw.class_names),
+            "malformed_rows": raw.malformed_rows,
+            "built_by_pid": os.getpid(),
+            "sizes": {name: len(split) for name, split in splits.items()},
+        }
         atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=2))
         if target.exists():
             shutil.rmtree(target)
@@ -173,5 +203,13 @@ def _build(cfg: DataConfig, raw: _Raw, target: Path) -> None:
 def _load(target: Path, key: str, cache_hit: bool) -> PreparedData:
     meta = json.loads((target / "meta.json").read_text())
     splits = {name: EncodedSplit.load(target / f"{name}.npz") for name in SPLITS}
-    return PreparedData(Vocab.load(target / "vocab.json"), tuple(meta["class_names"]), splits["train"], splits["val"],
-                        splits["test"], key, cache_hit, meta["malformed_rows"])
+    return PreparedData(
+        Vocab.load(target / "vocab.json"),
+        tuple(meta["class_names"]),
+        splits["train"],
+        splits["val"],
+        splits["test"],
+        key,
+        cache_hit,
+        meta["malformed_rows"],
+    )

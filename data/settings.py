@@ -1,4 +1,5 @@
-"""How a setting is declared: once, as a dataclass field with its help, range, choices and whether it
+"""How a setting is declared: once, as a dataclass field with its help, range, choices and whether
+it
 may be searched.
 
 Everything else reads that declaration: the CLI flags and their help, TOML keys, type and range
@@ -36,9 +37,19 @@ def setting(
     `parse` turns the flag's text into a value; `env` names an environment variable that sets it;
     `cli=False` keeps it to TOML files.
     """
-    meta = {"help": help, "choices": tuple(choices) if choices is not None else None,
-            "ge": ge, "gt": gt, "le": le, "lt": lt, "searchable": searchable, "flag": flag,
-            "parse": parse, "env": env, "cli": cli}
+    meta = {
+        "help": help,
+        "choices": tuple(choices) if choices is not None else None,
+        "ge": ge,
+        "gt": gt,
+        "le": le,
+        "lt": lt,
+        "searchable": searchable,
+        "flag": flag,
+        "parse": parse,
+        "env": env,
+        "cli": cli,
+    }
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -83,11 +94,22 @@ def _spec(f: Field, hint: Any) -> Spec:
     kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     m = f.metadata
     default = f.default_factory() if f.default is MISSING else f.default
-    return Spec(name=f.name, kinds=tuple(kinds), default=default, help=m.get("help", ""),
-                choices=m.get("choices"), ge=m.get("ge"), gt=m.get("gt"), le=m.get("le"),
-                lt=m.get("lt"), searchable=m.get("searchable", False),
-                flag=m.get("flag") or "--" + f.name.replace("_", "-"), parse=m.get("parse"),
-                env=m.get("env"), cli=m.get("cli", True))
+    return Spec(
+        name=f.name,
+        kinds=tuple(kinds),
+        default=default,
+        help=m.get("help", ""),
+        choices=m.get("choices"),
+        ge=m.get("ge"),
+        gt=m.get("gt"),
+        le=m.get("le"),
+        lt=m.get("lt"),
+        searchable=m.get("searchable", False),
+        flag=m.get("flag") or "--" + f.name.replace("_", "-"),
+        parse=m.get("parse"),
+        env=m.get("env"),
+        cli=m.get("cli", True),
+    )
 
 
 def coerce(spec: Spec, value: Any, name: str | None = None) -> tuple[Any, str | None]:
@@ -121,8 +143,12 @@ def check(spec: Spec, value: Any, name: str | None = None) -> str | None:
         return f"unknown {name} {value!r}: choose one of {', '.join(map(str, spec.choices))}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    bounds = [(spec.ge, ">=", value >= (spec.ge or 0)), (spec.gt, ">", value > (spec.gt or 0)),
-              (spec.le, "<=", value <= (spec.le or 0)), (spec.lt, "<", value < (spec.lt or 0))]
+    bounds = [
+        (spec.ge, ">=", value >= (spec.ge or 0)),
+        (spec.gt, ">", value > (spec.gt or 0)),
+        (spec.le, "<=", value <= (spec.le or 0)),
+        (spec.lt, "<", value < (spec.lt or 0)),
+    ]
     for bound, sign, ok in bounds:
         if bound is not None and not ok:
             return f"{name} must be {sign} {bound:g}, got {value:g}"
@@ -131,8 +157,12 @@ def check(spec: Spec, value: Any, name: str | None = None) -> str | None:
 
 def range_text(spec: Spec) -> str:
     """The declared range as a reader writes it: "> 0", "[0, 1)", ">= 1"; empty when unbounded."""
-    low = f"[{spec.ge:g}" if spec.ge is not None else f"({spec.gt:g}" if spec.gt is not None else None
-    high = f"{spec.le:g}]" if spec.le is not None else f"{spec.lt:g})" if spec.lt is not None else None
+    low = (
+        f"[{spec.ge:g}" if spec.ge is not None else f"({spec.gt:g}" if spec.gt is not None else None
+    )
+    high = (
+        f"{spec.le:g}]" if spec.le is not None else f"{spec.lt:g})" if spec.lt is not None else None
+    )
     if low and high:
         return f"{low}, {high}"
     if low:

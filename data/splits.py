@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (kept, held_out) with about `fraction` of every class held out.
 
     Each class with at least two rows gives at least one row, so small classes are represented.

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
-CLASS_NAMES = ("alpha<beta gamma<delta", "alpha>beta gamma<delta", "alpha<beta gamma>delta", "alpha>beta gamma>delta")
+CLASS_NAMES = (
+    "alpha<beta gamma<delta",
+    "alpha>beta gamma<delta",
+    "alpha<beta gamma>delta",
+    "alpha>beta gamma>delta",
+)
 _MARKERS = ("alpha", "beta", "gamma", "delta")
 _FILLER = tuple(f"w{i}" for i in range(50))
 
 
-def make_synthetic(num_samples: int, seed: int, min_len: int = 8, max_len: int = 40) -> tuple[list[str], list[int]]:
+def make_synthetic(
+    num_samples: int, seed: int, min_len: int = 8, max_len: int = 40
+) -> tuple[list[str], list[int]]:
     """Return `num_samples` texts and labels in 0-3, the same for the same arguments."""
     rng = np.random.default_rng(seed)
     texts: list[str] = []

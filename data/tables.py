@@ -20,7 +20,7 @@ class Table:
 
 
 def read_table(path: str | Path, text_column: str, label_column: str) -> Table:
-    """Read a labelled text file; malformed rows are reported (file and line), counted and skipped."""
+    """Read a labelled text file; malformed rows are reported (file, line), counted, skipped."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no such file: {path}; check --train-file/--test-file")
@@ -34,16 +34,24 @@ def read_table(path: str | Path, text_column: str, label_column: str) -> Table:
     for problem in table.problems[:20]:
         print(f"rnn-tune: skipped malformed row {problem}", file=sys.stderr)
     if len(table.problems) > 20:
-        print(f"rnn-tune: ... {len(table.problems) - 20} more malformed rows in {path}", file=sys.stderr)
+        print(
+            f"rnn-tune: ... {len(table.problems) - 20} more malformed rows in {path}",
+            file=sys.stderr,
+        )
     if not table.texts:
-        raise DataError(f"{path}: no usable rows ({len(table.problems)} malformed); check --text-column/--label-column")
+        raise DataError(
+            f"{path}: no usable rows ({len(table.problems)} malformed); check "
+            "--text-column/--label-column"
+        )
     return table
 
 
 def _check_columns(path: Path, columns: list[str], text_column: str, label_column: str) -> None:
     for flag, column in (("--text-column", text_column), ("--label-column", label_column)):
         if column not in columns:
-            raise DataError(f"{path}: no column {column!r} (columns: {', '.join(columns)}); set {flag}")
+            raise DataError(
+                f"{path}: no column {column!r} (columns: {', '.join(columns)}); set {flag}"
+            )
 
 
 def _read_delimited(path: Path, text_column: str, label_column: str, delimiter: str) -> Table:

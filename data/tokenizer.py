@@ -10,7 +10,20 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 # torchtext.data.utils._patterns / _replacements, applied in this order after lower-casing.
-_PATTERNS = [r"\'", r"\"", r"\.", r"<br \/>", r",", r"\(", r"\)", r"\!", r"\?", r"\;", r"\:", r"\s+"]
+_PATTERNS = [
+    r"\'",
+    r"\"",
+    r"\.",
+    r"<br \/>",
+    r",",
+    r"\(",
+    r"\)",
+    r"\!",
+    r"\?",
+    r"\;",
+    r"\:",
+    r"\s+",
+]
 _REPLACEMENTS = [" '  ", "", " . ", " ", " , ", " ( ", " ) ", " ! ", " ? ", " ", " ", " "]
 _RULES = [(re.compile(p), r) for p, r in zip(_PATTERNS, _REPLACEMENTS)]
 
@@ -29,8 +42,10 @@ def _split(line: str) -> list[str]:
     return line.split()
 
 
-def get_tokenizer(tokenizer: str | Callable[[str], list[str]] | None, language: str = "en") -> Tokenizer:
-    """Return a tokenizer by torchtext's names: "basic_english", None (whitespace split) or a callable."""
+def get_tokenizer(
+    tokenizer: str | Callable[[str], list[str]] | None, language: str = "en"
+) -> Tokenizer:
+    """A tokenizer by torchtext's names: "basic_english", None (whitespace split) or a callable."""
     if tokenizer is None:
         return _split
     if callable(tokenizer):
@@ -43,7 +58,7 @@ def get_tokenizer(tokenizer: str | Callable[[str], list[str]] | None, language: 
 
 
 def ngrams_iterator(token_list: Sequence[str], ngrams: int) -> Iterator[str]:
-    """Yield every token, then every 2-gram, ..., every n-gram (joined by spaces), as torchtext does."""
+    """Every token, then every 2-gram, ..., every n-gram (joined by spaces), as torchtext does."""
     yield from token_list
     for n in range(2, ngrams + 1):
         for gram in zip(*[token_list[i:] for i in range(n)]):

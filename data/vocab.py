@@ -1,4 +1,4 @@
-"""A vocabulary with fixed special ids (`<pad>` = 0, `<unk>` = 1) that never raises on unseen tokens."""
+"""A vocabulary with fixed special ids (`<pad>` = 0, `<unk>` = 1); unseen tokens map to `<unk>`."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ class Vocab:
         return cls(json.loads(Path(path).read_text(encoding="utf-8"))["itos"])
 
 
-def build_vocab(token_lists: Iterable[Iterable[str]], min_freq: int = 1, max_size: int | None = None) -> Vocab:
+def build_vocab(
+    token_lists: Iterable[Iterable[str]], min_freq: int = 1, max_size: int | None = None
+) -> Vocab:
     """Count tokens (training split only) and keep those seen `min_freq` times, at most `max_size`
     of them (specials not counted)."""
     counter: Counter[str] = Counter()
@@ -54,7 +56,9 @@ def build_vocab(token_lists: Iterable[Iterable[str]], min_freq: int = 1, max_siz
         counter.update(tokens)
     counter.pop(PAD, None)
     counter.pop(UNK, None)
-    kept = sorted((item for item in counter.items() if item[1] >= min_freq), key=lambda kv: (-kv[1], kv[0]))
+    kept = sorted(
+        (item for item in counter.items() if item[1] >= min_freq), key=lambda kv: (-kv[1], kv[0])
+    )
     if max_size is not None:
         kept = kept[:max_size]
     return Vocab([PAD, UNK] + [token for token, _ in kept])

@@ -1,4 +1,5 @@
-"""Recurrent text classifiers in plain PyTorch (`models.classifier`): `forward(tokens, lengths) -> logits`.
+"""Recurrent text classifiers in plain PyTorch (`models.classifier`): `forward(tokens, lengths) ->
+logits`.
 
 The names below import without torch, so the CLI and the config can read them cheaply.
 """

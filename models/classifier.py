@@ -48,11 +48,21 @@ class RecurrentClassifier(nn.Module):
     recurrent_layer: type[nn.RNNBase] = nn.RNN
     seed_pooling = "last_padded"
 
-    def __init__(self, vocab_size: int, num_classes: int, embed_dim: int = 128,
-                 hidden_dim: int = 128, num_layers: int = 1, bidirectional: bool = False,
-                 dropout: float = 0.0, pooling: str = "last", padding_idx: int = 0,
-                 sparse_embedding: bool = False, pack: bool | None = None,
-                 embed_dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embed_dim: int = 128,
+        hidden_dim: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        pooling: str = "last",
+        padding_idx: int = 0,
+        sparse_embedding: bool = False,
+        pack: bool | None = None,
+        embed_dropout: float = 0.0,
+    ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
@@ -61,12 +71,14 @@ class RecurrentClassifier(nn.Module):
         self.hidden_dim = hidden_dim
         self.bidirectional = bidirectional
         directions = 2 if bidirectional else 1
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx,
-                                      sparse=sparse_embedding)
+        self.embedding = nn.Embedding(
+            vocab_size, embed_dim, padding_idx=padding_idx, sparse=sparse_embedding
+        )
         self.layers = nn.ModuleList(
             nn.ModuleList(
-                self.recurrent_layer(embed_dim if i == 0 else hidden_dim * directions, hidden_dim,
-                                     batch_first=True)
+                self.recurrent_layer(
+                    embed_dim if i == 0 else hidden_dim * directions, hidden_dim, batch_first=True
+                )
                 for _ in range(directions)
             )
             for i in range(num_layers)
@@ -93,7 +105,9 @@ class RecurrentClassifier(nn.Module):
             x = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]  # (B, T, D)
         return self.head(self.dropout(self._pool(x, lengths)))
 
-    def _run(self, rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, pack: bool) -> torch.Tensor:
+    def _run(
+        self, rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, pack: bool
+    ) -> torch.Tensor:
         """One direction over (B, T, D_in) -> (B, T, H); positions past a length hold garbage."""
         if not pack:
             return rnn(x)[0]
@@ -148,13 +162,20 @@ CLASSES: dict[str, type[RecurrentClassifier]] = {
 }
 
 
-def build_model(name: str, vocab_size: int, num_classes: int, embed_dim: int = 128,
-                hidden_dim: int = 128, **options) -> RecurrentClassifier:
+def build_model(
+    name: str,
+    vocab_size: int,
+    num_classes: int,
+    embed_dim: int = 128,
+    hidden_dim: int = 128,
+    **options,
+) -> RecurrentClassifier:
     """Build a classifier by family name ("rnn", "lstm", "gru"); options go to the constructor."""
     if name not in CLASSES:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(CLASSES)}")
-    return CLASSES[name](vocab_size, num_classes, embed_dim=embed_dim,
-                                hidden_dim=hidden_dim, **options)
+    return CLASSES[name](
+        vocab_size, num_classes, embed_dim=embed_dim, hidden_dim=hidden_dim, **options
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -29,7 +29,7 @@ class Score:
 
 
 def describe_settings(config: dict[str, Any]) -> str:
-    """'bidirectional, 1 layer, embed 128, hidden 128, max pooling, dropout 0.30, lr 2.0e-03, batch 64'."""
+    """'bidirectional, 1 layer, embed 128, hidden 128, max pooling, dropout 0.30, lr 2.0e-03'."""
     parts = []
     if config.get("bidirectional") is not None:
         parts.append("bidirectional" if config["bidirectional"] else "unidirectional")
@@ -80,16 +80,22 @@ def cost_line(run: Run) -> str:
     devices = sorted({str(d) for d in trials["device"].dropna()})
     nodes = trials["node_id"].dropna().nunique()
     wall = run.summary.get("wall_s") if run.summary else None
-    parts = [f"wall time {_duration(wall)}" if wall else "in progress or interrupted (no summary.json yet)",
-             f"{len(trials)} trials ({counts.get('completed', 0)} completed, {counts.get('stopped_early', 0)} stopped "
-             f"early, {counts.get('errored', 0)} failed)",
-             _compute(cpu_hours, "CPU") + (", " + _compute(float(busy.sum()) * gpus / 3600, "GPU") if gpus else ""),
-             f"on {', '.join(devices) or 'unknown devices'}, {nodes} node{'s' if nodes != 1 else ''}"]
+    parts = [
+        f"wall time {_duration(wall)}"
+        if wall
+        else "in progress or interrupted (no summary.json yet)",
+        f"{len(trials)} trials ({counts.get('completed', 0)} completed, "
+        f"{counts.get('stopped_early', 0)} stopped "
+        f"early, {counts.get('errored', 0)} failed)",
+        _compute(cpu_hours, "CPU")
+        + (", " + _compute(float(busy.sum()) * gpus / 3600, "GPU") if gpus else ""),
+        f"on {', '.join(devices) or 'unknown devices'}, {nodes} node{'s' if nodes != 1 else ''}",
+    ]
     return "; ".join(parts)
 
 
 def headline(run: Run) -> list[str]:
-    """Three to six Markdown lines: the model to use and its test score, each family, baselines, cost."""
+    """Three to six Markdown lines: the model to use, its test score, families, baselines, cost."""
     summary = run.summary
     if not summary or not summary.get("best"):
         return [f"**{run.name}**: no finished model yet ({cost_line(run)})."]
@@ -99,28 +105,44 @@ def headline(run: Run) -> list[str]:
     checkpoint = best["checkpoint"]
     settings = {**run.config.get("train", {}), **best["config"]}
     lines = [
-        f"**Use the {family.upper()}** of trial {best['trial_id']} ({describe_settings(settings)}): "
+        f"**Use the {family.upper()}** of trial {best['trial_id']} "
+        f"({describe_settings(settings)}): "
         f"test accuracy **{score.text()}** "
         f"on {score.n:,} test rows; validation {best['val_acc']:.2%}.",
-        f"Checkpoint `{checkpoint}`; classify with `rnn-tune predict {checkpoint} \"some text\"`.",
+        f'Checkpoint `{checkpoint}`; classify with `rnn-tune predict {checkpoint} "some text"`.',
     ]
-    others = [f"{fam.upper()} {family_score(summary, fam).text()}"
-              for fam, row in sorted(summary["by_family"].items(), key=lambda kv: -kv[1]["test_acc"])]
+    others = [
+        f"{fam.upper()} {family_score(summary, fam).text()}"
+        for fam, row in sorted(summary["by_family"].items(), key=lambda kv: -kv[1]["test_acc"])
+    ]
     if others:
         lines.append("Best of each family on test: " + "; ".join(others) + ".")
     baselines = summary.get("baselines") or {}
     if baselines:
-        lines.append("Baselines on test: " + "; ".join(
-            f"{name} {Score(b['test_acc'], b.get('n_test') or score.n).text()}" for name, b in baselines.items()) + ".")
+        lines.append(
+            "Baselines on test: "
+            + "; ".join(
+                f"{name} {Score(b['test_acc'], b.get('n_test') or score.n).text()}"
+                for name, b in baselines.items()
+            )
+            + "."
+        )
     lines.append("Cost: " + cost_line(run) + ".")
     return lines
 
 
 def seed_baseline_line(runs: list[Run]) -> str | None:
-    """When a seed-preset run (the notebook's settings) is in the report: its best family on test."""
+    """Where a seed-preset run (the notebook's settings) is reported: its best family on test."""
     for run in runs:
-        if run.config.get("train", {}).get("pooling") == "seed" and run.summary and run.summary.get("best"):
+        if (
+            run.config.get("train", {}).get("pooling") == "seed"
+            and run.summary
+            and run.summary.get("best")
+        ):
             best = run.summary["best"]
-            return (f"Notebook baseline (`{run.name}`, the notebook's settings): best {best['family'].upper()} "
-                    f"{family_score(run.summary, best['family']).text()}.")
+            return (
+                f"Notebook baseline (`{run.name}`, the notebook's settings): best "
+                f"{best['family'].upper()} "
+                f"{family_score(run.summary, best['family']).text()}."
+            )
     return None

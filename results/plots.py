@@ -34,7 +34,7 @@ def _svg_with_tooltips(fig, tooltips: dict[str, str]) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg")
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     for gid, text in tooltips.items():
         svg = svg.replace(f'<g id="{gid}">', f'<g id="{gid}"><title>{html.escape(text)}</title>', 1)
     return svg
@@ -43,12 +43,23 @@ def _svg_with_tooltips(fig, tooltips: dict[str, str]) -> str:
 def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame, top: int = 8) -> bytes:
     """Validation accuracy per epoch of the top trials, labelled with their leaderboard rank."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    best = trials.dropna(subset=["best_val_acc"]).sort_values(["best_val_acc", "epochs"], ascending=[False, True])
+    best = trials.dropna(subset=["best_val_acc"]).sort_values(
+        ["best_val_acc", "epochs"], ascending=[False, True]
+    )
     for rank, (_, trial) in enumerate(best.head(top).iterrows(), start=1):
         curve = epochs[(epochs["run"] == trial["run"]) & (epochs["trial_id"] == trial["trial_id"])]
-        ax.plot(curve["epoch"], curve["val_acc"], marker="o", color=_color(trial["family"]),
-                label=f"#{rank} {trial['family']} {trial['trial_id']}")
-    ax.set(xlabel="epoch", ylabel="validation accuracy", title=f"Learning curves (top {min(top, len(best))} trials)")
+        ax.plot(
+            curve["epoch"],
+            curve["val_acc"],
+            marker="o",
+            color=_color(trial["family"]),
+            label=f"#{rank} {trial['family']} {trial['trial_id']}",
+        )
+    ax.set(
+        xlabel="epoch",
+        ylabel="validation accuracy",
+        title=f"Learning curves (top {min(top, len(best))} trials)",
+    )
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7)
     return _png(fig)
@@ -59,9 +70,17 @@ def best_so_far(epochs: pd.DataFrame) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 4))
     for run, group in epochs.groupby("run"):
         group = group.sort_values("time")
-        ax.step((group["time"] - group["time"].min()) / 60, group["val_acc"].cummax(), where="post", label=run)
-    ax.set(xlabel="minutes since the first result", ylabel="best validation accuracy so far",
-           title="Best so far against wall time")
+        ax.step(
+            (group["time"] - group["time"].min()) / 60,
+            group["val_acc"].cummax(),
+            where="post",
+            label=run,
+        )
+    ax.set(
+        xlabel="minutes since the first result",
+        ylabel="best validation accuracy so far",
+        title="Best so far against wall time",
+    )
     ax.legend(fontsize=7)
     return _png(fig)
 
@@ -75,8 +94,14 @@ class EffectsFigure:
 def _positions(values: pd.Series) -> tuple[np.ndarray, list[str] | None, bool]:
     """x positions for a hyperparameter's values: (x, category labels or None, log scale?)."""
     numeric = pd.to_numeric(values, errors="coerce")
-    few_ints = numeric.notna().all() and (numeric == numeric.round()).all() and numeric.nunique() <= 4
-    if numeric.notna().all() and values.map(lambda v: not isinstance(v, bool)).all() and not few_ints:
+    few_ints = (
+        numeric.notna().all() and (numeric == numeric.round()).all() and numeric.nunique() <= 4
+    )
+    if (
+        numeric.notna().all()
+        and values.map(lambda v: not isinstance(v, bool)).all()
+        and not few_ints
+    ):
         positive = (numeric > 0).all()
         return numeric.to_numpy(float), None, bool(values.name == "lr" and positive)
     if few_ints:
@@ -94,29 +119,50 @@ def _value(key: str, value) -> str:
     return str(value)
 
 
-def effects(trials: pd.DataFrame, keys: list[str], families: list[str], top: int = 3) -> EffectsFigure:
+def effects(
+    trials: pd.DataFrame, keys: list[str], families: list[str], top: int = 3
+) -> EffectsFigure:
     """Best validation accuracy against each varied hyperparameter, in real units (log lr).
 
     One panel per key; points of the given families only; the top trials carry their rank.
     """
-    done = trials.dropna(subset=["best_val_acc"]).sort_values(["best_val_acc", "epochs"], ascending=[False, True])
+    done = trials.dropna(subset=["best_val_acc"]).sort_values(
+        ["best_val_acc", "epochs"], ascending=[False, True]
+    )
     done = done.assign(rank=range(1, len(done) + 1))  # the leaderboard's ranks
     done = done[done["family"].isin(families)].reset_index(drop=True)
     cols = min(3, len(keys))
     rows = -(-len(keys) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False, sharey=True
+    )
     tooltips = {}
     for ax, key in zip(axes.flat, keys):
         x, labels, log = _positions(done[key])
         for i, trial in done.iterrows():
             gid = f"{key}-{i}"
             settings = ", ".join(f"{k} {_value(k, trial[k])}" for k in keys)
-            tooltips[gid] = (f"#{trial['rank']} {trial['family']} {trial['trial_id']}: val {trial['best_val_acc']:.2%} "
-                             f"after {trial['epochs']} epochs; {settings}")
-            ax.scatter([x[i]], [trial["best_val_acc"]], color=_color(trial["family"]), s=28, alpha=0.8, gid=gid)
+            tooltips[gid] = (
+                f"#{trial['rank']} {trial['family']} {trial['trial_id']}: val "
+                f"{trial['best_val_acc']:.2%} "
+                f"after {trial['epochs']} epochs; {settings}"
+            )
+            ax.scatter(
+                [x[i]],
+                [trial["best_val_acc"]],
+                color=_color(trial["family"]),
+                s=28,
+                alpha=0.8,
+                gid=gid,
+            )
             if trial["rank"] <= top:
-                ax.annotate(f"#{trial['rank']}", (x[i], trial["best_val_acc"]), fontsize=7, xytext=(3, 3),
-                            textcoords="offset points")
+                ax.annotate(
+                    f"#{trial['rank']}",
+                    (x[i], trial["best_val_acc"]),
+                    fontsize=7,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         if log:
             ax.set_xscale("log")
@@ -128,7 +174,7 @@ def effects(trials: pd.DataFrame, keys: list[str], families: list[str], top: int
         ax.set_xlabel(key)
     for ax in axes[:, 0]:
         ax.set_ylabel("best val accuracy")
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.set_visible(False)
     for family in families:
         axes.flat[0].scatter([], [], color=_color(family), label=family)

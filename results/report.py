@@ -22,7 +22,9 @@ from results.load import Run, load_run
 Section = tuple[str, str, Any]  # (heading, note, table or None)
 
 
-def write_report(run_dirs: list[Path], out: Path, importances: dict[str, dict[str, Any]] | None = None) -> dict[str, Path]:
+def write_report(
+    run_dirs: list[Path], out: Path, importances: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Path]:
     """Write the report files into `out`.
 
     `importances` maps a run's name to {"n_trials": N, "importances": {param: (mean, std)}}.
@@ -40,8 +42,12 @@ def write_report(run_dirs: list[Path], out: Path, importances: dict[str, dict[st
     title = "rnn-tune report: " + ", ".join(r.name for r in runs)
     lines = headline_lines(runs)
     main, details = build_sections(runs, importances or {})
-    atomic_write_text(out / "report.md", _markdown(title, lines, main, details, effects_note, effects, figures))
-    atomic_write_text(out / "report.html", _html(title, lines, main, details, effects_note, effects, figures))
+    atomic_write_text(
+        out / "report.md", _markdown(title, lines, main, details, effects_note, effects, figures)
+    )
+    atomic_write_text(
+        out / "report.html", _html(title, lines, main, details, effects_note, effects, figures)
+    )
     return {"md": out / "report.md", "html": out / "report.html", "csv": out / "trials.csv"}
 
 
@@ -55,7 +61,9 @@ def headline_lines(runs: list[Run]) -> list[str]:
     return lines + ([seed] if seed else [])
 
 
-def build_sections(runs: list[Run], importances: dict[str, dict[str, Any]]) -> tuple[list[Section], list[Section]]:
+def build_sections(
+    runs: list[Run], importances: dict[str, dict[str, Any]]
+) -> tuple[list[Section], list[Section]]:
     """(main sections in reading order, details for the collapsible part)."""
     trials = pd.concat([r.trials for r in runs], ignore_index=True)
     test_acc, test_n = {}, {}
@@ -64,35 +72,78 @@ def build_sections(runs: list[Run], importances: dict[str, dict[str, Any]]) -> t
             test_acc[(r.name, family)] = best["test_acc"]
             test_n[(r.name, family)] = test_size(r.summary, family)
     main: list[Section] = [
-        ("Leaderboard", "Top trials by best validation accuracy, with the settings that were searched.",
-         tables.leaderboard(trials)),
-        ("Model families", "RNN vs LSTM vs GRU (and the notebook's seed baseline when present): best and median "
-         "validation accuracy over a family's trials; test accuracy is scored once, on each family's best "
-         "checkpoint, with its 95% interval.", tables.family_comparison(trials, test_acc, test_n)),
+        (
+            "Leaderboard",
+            "Top trials by best validation accuracy, with the settings that were searched.",
+            tables.leaderboard(trials),
+        ),
+        (
+            "Model families",
+            "RNN vs LSTM vs GRU (and the notebook's seed baseline when present): best and median "
+            "validation accuracy over a family's trials; test accuracy is scored once, on each "
+            "family's best "
+            "checkpoint, with its 95% interval.",
+            tables.family_comparison(trials, test_acc, test_n),
+        ),
     ]
     for run, found in importances.items():
         values = found.get("importances") or {}
         if values:
-            frame = pd.DataFrame({"parameter": list(values), "importance": [m for m, _ in values.values()],
-                                  "spread": [s for _, s in values.values()]})
-            main.append((f"Hyperparameter importance ({run})",
-                         f"Optuna's importances (PED-ANOVA) from {found['n_trials']} finished trials; spread: their "
-                         "standard deviation over 20 bootstrap resamples of those trials."
-                         + (" Few trials: read as a hint, not a finding." if found["n_trials"] < 20 else ""), frame))
+            frame = pd.DataFrame(
+                {
+                    "parameter": list(values),
+                    "importance": [m for m, _ in values.values()],
+                    "spread": [s for _, s in values.values()],
+                }
+            )
+            main.append(
+                (
+                    f"Hyperparameter importance ({run})",
+                    f"Optuna's importances (PED-ANOVA) from {found['n_trials']} finished trials; "
+                    "spread: their "
+                    "standard deviation over 20 bootstrap resamples of those trials."
+                    + (
+                        " Few trials: read as a hint, not a finding."
+                        if found["n_trials"] < 20
+                        else ""
+                    ),
+                    frame,
+                )
+            )
     for r in runs:
         best = tables.best_test_results(r.summary)
         if best:
             family, names, matrix = best
-            main.append((f"Best model on the test split ({r.name}: {family})", "Per-class accuracy.",
-                         tables.per_class_accuracy(names, matrix)))
-            main.append(("Confusion matrix", "Rows: true class; columns: predicted.", tables.confusion_table(names, matrix)))
+            main.append(
+                (
+                    f"Best model on the test split ({r.name}: {family})",
+                    "Per-class accuracy.",
+                    tables.per_class_accuracy(names, matrix),
+                )
+            )
+            main.append(
+                (
+                    "Confusion matrix",
+                    "Rows: true class; columns: predicted.",
+                    tables.confusion_table(names, matrix),
+                )
+            )
     failed = trials[trials["status"] == "errored"]
     if len(failed):
-        main.append(("Failed trials", "Trials that crashed past their retries or whose loss became NaN/inf.",
-                     failed[["trial_id", "family", "epochs", "error"]]))
+        main.append(
+            (
+                "Failed trials",
+                "Trials that crashed past their retries or whose loss became NaN/inf.",
+                failed[["trial_id", "family", "epochs", "error"]],
+            )
+        )
     details: list[Section] = [
-        ("Speed and size per family", "Mean seconds per epoch and training samples/s over a family's trials, the "
-         "parameter count of its best trial and the spread of best validation accuracy.", tables.family_costs(trials)),
+        (
+            "Speed and size per family",
+            "Mean seconds per epoch and training samples/s over a family's trials, the "
+            "parameter count of its best trial and the spread of best validation accuracy.",
+            tables.family_costs(trials),
+        ),
     ]
     return main, details
 
@@ -100,8 +151,13 @@ def build_sections(runs: list[Run], importances: dict[str, dict[str, Any]]) -> t
 def build_effects(trials: pd.DataFrame) -> tuple[str, plots.EffectsFigure | None]:
     keys = tables.varied(trials)
     enough, few = tables.effect_families(trials)
-    note = (f"Families with fewer than {tables.MIN_TRIALS_FOR_EFFECTS} finished trials are left out; too few to "
-            f"read an effect from: {', '.join(few)}." if few else "")
+    note = (
+        f"Families with fewer than {tables.MIN_TRIALS_FOR_EFFECTS} finished trials are left out; "
+        "too few to "
+        f"read an effect from: {', '.join(few)}."
+        if few
+        else ""
+    )
     if not keys or not enough:
         return (note or "No searched setting varied across trials.") if keys or few else "", None
     return note, plots.effects(trials, keys, enough)
@@ -112,7 +168,10 @@ def build_figures(runs: list[Run]) -> dict[str, bytes]:
     epochs = pd.concat([r.epochs for r in runs], ignore_index=True)
     if trials["best_val_acc"].notna().sum() == 0:
         return {}
-    return {"learning_curves": plots.learning_curves(epochs, trials), "best_so_far": plots.best_so_far(epochs)}
+    return {
+        "learning_curves": plots.learning_curves(epochs, trials),
+        "best_so_far": plots.best_so_far(epochs),
+    }
 
 
 def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
@@ -131,13 +190,25 @@ def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _md_table(frame: pd.DataFrame) -> str:
     shown = _fmt(frame).reset_index() if frame.index.name else _fmt(frame)
-    header = "| " + " | ".join(map(str, shown.columns)) + " |\n|" + "---|" * len(shown.columns) + "\n"
-    cells = ("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |\n" for row in shown.itertuples(index=False))
+    header = (
+        "| " + " | ".join(map(str, shown.columns)) + " |\n|" + "---|" * len(shown.columns) + "\n"
+    )
+    cells = (
+        "| " + " | ".join(str(v).replace("|", "/") for v in row) + " |\n"
+        for row in shown.itertuples(index=False)
+    )
     return header + "".join(cells)
 
 
-def _markdown(title: str, lines: list[str], main: list[Section], details: list[Section], effects_note: str,
-              effects: plots.EffectsFigure | None, figures: dict[str, bytes]) -> str:
+def _markdown(
+    title: str,
+    lines: list[str],
+    main: list[Section],
+    details: list[Section],
+    effects_note: str,
+    effects: plots.EffectsFigure | None,
+    figures: dict[str, bytes],
+) -> str:
     parts = [f"# {title}\n", "\n".join(f"- {line}" for line in lines) + "\n"]
     for heading, note, table in main:
         parts.append(f"## {heading}\n\n{note}\n")
@@ -168,10 +239,19 @@ def _table_html(table: pd.DataFrame) -> str:
     return _fmt(table).to_html(index=bool(table.index.name), border=0, classes="t", na_rep="")
 
 
-def _html(title: str, lines: list[str], main: list[Section], details: list[Section], effects_note: str,
-          effects: plots.EffectsFigure | None, figures: dict[str, bytes]) -> str:
-    body = [f"<h1>{html.escape(title)}</h1>", '<ul class="headline">'
-            + "".join(f"<li>{_inline(line)}</li>" for line in lines) + "</ul>"]
+def _html(
+    title: str,
+    lines: list[str],
+    main: list[Section],
+    details: list[Section],
+    effects_note: str,
+    effects: plots.EffectsFigure | None,
+    figures: dict[str, bytes],
+) -> str:
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        '<ul class="headline">' + "".join(f"<li>{_inline(line)}</li>" for line in lines) + "</ul>",
+    ]
     for heading, note, table in main:
         body.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(note)}</p>")
         if table is not None:
@@ -181,23 +261,41 @@ def _html(title: str, lines: list[str], main: list[Section], details: list[Secti
         if effects_note:
             body.append(f"<p>{html.escape(effects_note)}</p>")
         if effects:
-            body.append('<p>Hover a point for its trial and settings.</p>'
-                        f'<figure class="effects" aria-label="Best validation accuracy against each searched setting">'
-                        f"{effects.svg}</figure>")
+            body.append(
+                "<p>Hover a point for its trial and settings.</p>"
+                '<figure class="effects" aria-label="Best validation accuracy against each '
+                'searched setting">'
+                f"{effects.svg}</figure>"
+            )
     body.append("<h2>Curves</h2>")
     for name, png in figures.items():
-        body.append(f'<figure><img alt="{name.replace("_", " ")}" '
-                    f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>')
-    body.append("<details><summary>More columns: speed and size per family (all columns: trials.csv)</summary>")
+        body.append(
+            f'<figure><img alt="{name.replace("_", " ")}" '
+            f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
+        )
+    body.append(
+        "<details><summary>More columns: speed and size per family (all columns: "
+        "trials.csv)</summary>"
+    )
     for heading, note, table in details:
-        body.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(note)}</p><div class=\"table\">"
-                    f"{_table_html(table)}</div>")
+        body.append(
+            f'<h3>{html.escape(heading)}</h3><p>{html.escape(note)}</p><div class="table">'
+            f"{_table_html(table)}</div>"
+        )
     body.append("</details>")
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "ul.headline{font-size:15px;line-height:1.5;background:#f6f8fa;padding:.8em 1em .8em 2em;border-radius:6px}"
-             "code{font-size:12px;word-break:break-all}"
-             "table.t{border-collapse:collapse;font-size:13px;margin-bottom:1em}table.t td,table.t th{padding:3px 7px;"
-             "border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}.table{overflow-x:auto}"
-             "img,figure svg{max-width:100%;height:auto}figure{margin:1em 0}")
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 "
+        "1em;color:#222}"
+        "ul.headline{font-size:15px;line-height:1.5;background:#f6f8fa;padding:.8em 1em .8em "
+        "2em;border-radius:6px}"
+        "code{font-size:12px;word-break:break-all}"
+        "table.t{border-collapse:collapse;font-size:13px;margin-bottom:1em}table.t td,table.t "
+        "th{padding:3px 7px;"
+        "border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}.table{overflow-x:auto}"
+        "img,figure svg{max-width:100%;height:auto}figure{margin:1em 0}"
+    )
+    return (
+        "<!doctype html><html lang=en><head><meta "
+        f"charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    )

@@ -20,21 +20,34 @@ def varied(trials: pd.DataFrame) -> list[str]:
 
 
 def leaderboard(trials: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """Top trials by best validation accuracy (ties: fewer epochs first), with the settings that varied.
+    """Top trials by best validation accuracy (ties: fewer epochs first), with the settings that
+    varied.
 
     The few columns that decide a choice; everything else is in trials.csv.
     """
-    ranked = trials.dropna(subset=["best_val_acc"]).sort_values(["best_val_acc", "epochs"], ascending=[False, True])
-    columns = (["run"] if trials["run"].nunique() > 1 else []) + ["trial_id", "family", *varied(trials),
-                                                                  "best_val_acc", "epochs", "status"]
+    ranked = trials.dropna(subset=["best_val_acc"]).sort_values(
+        ["best_val_acc", "epochs"], ascending=[False, True]
+    )
+    columns = (["run"] if trials["run"].nunique() > 1 else []) + [
+        "trial_id",
+        "family",
+        *varied(trials),
+        "best_val_acc",
+        "epochs",
+        "status",
+    ]
     board = ranked[columns].head(top).reset_index(drop=True)
     board.insert(0, "rank", range(1, len(board) + 1))
     return board
 
 
-def family_comparison(trials: pd.DataFrame, test_acc: dict[tuple[str, str], float],
-                      test_n: dict[tuple[str, str], int] | None = None) -> pd.DataFrame:
-    """Per run and family: trials and outcomes, best/median best val_acc, test_acc of the family's best.
+def family_comparison(
+    trials: pd.DataFrame,
+    test_acc: dict[tuple[str, str], float],
+    test_n: dict[tuple[str, str], int] | None = None,
+) -> pd.DataFrame:
+    """Per run and family: trials and outcomes, best/median best val_acc, test_acc of the family's
+    best.
 
     `test_acc` maps (run, family) to the test accuracy of that family's best checkpoint; `test_n`
     to the number of test rows behind it (for the 95% interval).
@@ -46,13 +59,19 @@ def family_comparison(trials: pd.DataFrame, test_acc: dict[tuple[str, str], floa
         test = test_acc.get(key, np.nan)
         n = (test_n or {}).get(key, 0)
         low, high = wilson_interval(test, n) if n and not pd.isna(test) else (np.nan, np.nan)
-        rows.append({
-            "run": run, "family": family, "trials": len(group), "stopped_early": int(group["stopped_early"].sum()),
-            "errored": int((group["status"] == "errored").sum()),
-            "best_val_acc": acc.max() if len(acc) else np.nan, "median_val_acc": acc.median() if len(acc) else np.nan,
-            "test_acc_of_best": test,
-            "test_95_ci": "" if pd.isna(low) else f"{low:.1%}–{high:.1%}",
-        })
+        rows.append(
+            {
+                "run": run,
+                "family": family,
+                "trials": len(group),
+                "stopped_early": int(group["stopped_early"].sum()),
+                "errored": int((group["status"] == "errored").sum()),
+                "best_val_acc": acc.max() if len(acc) else np.nan,
+                "median_val_acc": acc.median() if len(acc) else np.nan,
+                "test_acc_of_best": test,
+                "test_95_ci": "" if pd.isna(low) else f"{low:.1%}–{high:.1%}",
+            }
+        )
     frame = pd.DataFrame(rows)
     return frame.drop(columns=["run"]) if trials["run"].nunique() <= 1 else frame
 
@@ -63,10 +82,16 @@ def family_costs(trials: pd.DataFrame) -> pd.DataFrame:
     for (run, family), group in trials.groupby(["run", "family"], sort=True):
         acc = group["best_val_acc"].dropna()
         best = group.loc[acc.idxmax()] if len(acc) else None
-        rows.append({"run": run, "family": family, "mean_s_per_epoch": group["s_per_epoch"].mean(),
-                     "mean_train_samples_per_s": group["train_samples_per_s"].mean(),
-                     "parameters_of_best": best["parameters"] if best is not None else None,
-                     "std_val_acc": acc.std(ddof=0) if len(acc) else np.nan})
+        rows.append(
+            {
+                "run": run,
+                "family": family,
+                "mean_s_per_epoch": group["s_per_epoch"].mean(),
+                "mean_train_samples_per_s": group["train_samples_per_s"].mean(),
+                "parameters_of_best": best["parameters"] if best is not None else None,
+                "std_val_acc": acc.std(ddof=0) if len(acc) else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -80,16 +105,25 @@ def effect_families(trials: pd.DataFrame) -> tuple[list[str], list[str]]:
 def per_class_accuracy(class_names: list[str], matrix: list[list[int]]) -> pd.DataFrame:
     m = np.asarray(matrix)
     support = m.sum(axis=1)
-    return pd.DataFrame({"class": class_names, "accuracy": np.divide(np.diag(m), support, out=np.zeros(len(m)), where=support > 0),
-                         "support": support})
+    return pd.DataFrame(
+        {
+            "class": class_names,
+            "accuracy": np.divide(np.diag(m), support, out=np.zeros(len(m)), where=support > 0),
+            "support": support,
+        }
+    )
 
 
 def confusion_table(class_names: list[str], matrix: list[list[int]]) -> pd.DataFrame:
-    return pd.DataFrame(matrix, index=pd.Index(class_names, name="true \\ predicted"), columns=class_names)
+    return pd.DataFrame(
+        matrix, index=pd.Index(class_names, name="true \\ predicted"), columns=class_names
+    )
 
 
-def best_test_results(summary: dict[str, Any] | None) -> tuple[str, list[str], list[list[int]]] | None:
-    """(family, class names, confusion matrix) of the run's best model on the test split, if scored."""
+def best_test_results(
+    summary: dict[str, Any] | None,
+) -> tuple[str, list[str], list[list[int]]] | None:
+    """(family, class names, confusion matrix) of the run's best model on test, if scored."""
     if not summary or not summary.get("best"):
         return None
     family = summary["best"]["family"]

@@ -13,15 +13,24 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def ag_news_dir() -> Path | None:
-    candidate = Path(os.environ.get("RNN_TUNE_TEST_DATA", REPO.parent / "shared" / "data" / "ag_news_csv"))
-    return candidate if (candidate / "train.csv").is_file() and (candidate / "test.csv").is_file() else None
+    candidate = Path(
+        os.environ.get("RNN_TUNE_TEST_DATA", REPO.parent / "shared" / "data" / "ag_news_csv")
+    )
+    return (
+        candidate
+        if (candidate / "train.csv").is_file() and (candidate / "test.csv").is_file()
+        else None
+    )
 
 
 @pytest.fixture
 def real_ag_news() -> Path:
     path = ag_news_dir()
     if path is None:
-        pytest.skip("real AG_NEWS rows not found (set RNN_TUNE_TEST_DATA or provide ../shared/data/ag_news_csv)")
+        pytest.skip(
+            "real AG_NEWS rows not found (set RNN_TUNE_TEST_DATA or provide "
+            "../shared/data/ag_news_csv)"
+        )
     return path
 
 

@@ -8,7 +8,10 @@ import pytest
 from data.ag_news import CLASS_NAMES, ag_news_files, read_ag_news_csv
 from data.errors import DataError
 
-ROWS = '"3","Wall St. Bears","Short-sellers, Wall Street\'s ""dwindling"" band."\n"2","Game on","Yankees win."\n'
+ROWS = (
+    '"3","Wall St. Bears","Short-sellers, Wall Street\'s ""dwindling"" band."\n'
+    '"2","Game on","Yankees win."\n'
+)
 
 
 def mirror(tmp_path, train=ROWS, test=ROWS):
@@ -37,7 +40,10 @@ def test_parse_rejects_bad_row_with_line(tmp_path):
 def test_real_files_parse(real_ag_news):
     texts, labels = read_ag_news_csv(real_ag_news / "test.csv")
     assert len(texts) == 7600 and sorted(set(labels)) == [0, 1, 2, 3]
-    assert hashlib.md5((real_ag_news / "test.csv").read_bytes()).hexdigest() == "d52ea96a97a2d943681189a97654912d"
+    assert (
+        hashlib.md5((real_ag_news / "test.csv").read_bytes()).hexdigest()
+        == "d52ea96a97a2d943681189a97654912d"
+    )
 
 
 def test_download_verifies_and_caches(tmp_path, file_server):
@@ -72,8 +78,12 @@ def test_data_dir_missing_file_is_clear(tmp_path):
 def test_two_processes_download_once(tmp_path, file_server):
     root, md5 = mirror(tmp_path)
     server = file_server(root, delay_s=1.0)
-    code = ("import sys; from pathlib import Path; from data.ag_news import ag_news_files; "
-            f"ag_news_files(Path(sys.argv[1]), base_url={server.url!r}, md5={md5!r})")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "cache")]) for _ in range(2)]
+    code = (
+        "import sys; from pathlib import Path; from data.ag_news import ag_news_files; "
+        f"ag_news_files(Path(sys.argv[1]), base_url={server.url!r}, md5={md5!r})"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "cache")]) for _ in range(2)
+    ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     assert sorted(server.requests) == ["/test.csv", "/train.csv"]

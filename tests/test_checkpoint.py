@@ -1,4 +1,4 @@
-"""Checkpoints: standalone and run-directory ones, and format-1 files written before the layer split."""
+"""Checkpoints: standalone and run-directory ones, and format-1 files (before the layer split)."""
 
 import pytest
 import torch
@@ -19,19 +19,44 @@ def test_format_1_checkpoint_still_predicts_the_same(tmp_path):
     embedding = nn.Embedding(len(vocab), 8, padding_idx=0)
     rnn = nn.LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True)
     head = nn.Linear(32, 3)
-    state = {**{f"embedding.{k}": v for k, v in embedding.state_dict().items()},
-             **{f"rnn.{k}": v for k, v in rnn.state_dict().items()},
-             **{f"head.{k}": v for k, v in head.state_dict().items()}}
-    cfg = Config.from_dict({"train": {"model": "lstm", "embed_dim": 8, "hidden_dim": 16, "num_layers": 2,
-                                      "bidirectional": True, "pooling": "last", "dropout": 0.0}})
-    torch.save({"format": 1, "config": cfg.to_dict(), "model_state": state, "vocab": vocab.itos,
-                "class_names": ["a", "b", "c"], "epoch": 2, "metrics": {}, "optimizer_state": None},
-               tmp_path / "model.pt")
+    state = {
+        **{f"embedding.{k}": v for k, v in embedding.state_dict().items()},
+        **{f"rnn.{k}": v for k, v in rnn.state_dict().items()},
+        **{f"head.{k}": v for k, v in head.state_dict().items()},
+    }
+    cfg = Config.from_dict(
+        {
+            "train": {
+                "model": "lstm",
+                "embed_dim": 8,
+                "hidden_dim": 16,
+                "num_layers": 2,
+                "bidirectional": True,
+                "pooling": "last",
+                "dropout": 0.0,
+            }
+        }
+    )
+    torch.save(
+        {
+            "format": 1,
+            "config": cfg.to_dict(),
+            "model_state": state,
+            "vocab": vocab.itos,
+            "class_names": ["a", "b", "c"],
+            "epoch": 2,
+            "metrics": {},
+            "optimizer_state": None,
+        },
+        tmp_path / "model.pt",
+    )
 
     tokens = torch.tensor([[5, 6, 7, 8], [9, 3, 0, 0]])
     lengths = torch.tensor([4, 2])
     with torch.no_grad():
-        _, (h_n, _) = rnn(pack_padded_sequence(embedding(tokens), lengths, batch_first=True, enforce_sorted=False))
+        _, (h_n, _) = rnn(
+            pack_padded_sequence(embedding(tokens), lengths, batch_first=True, enforce_sorted=False)
+        )
         expected = head(torch.cat([h_n[-2], h_n[-1]], dim=1))
         loaded = load_checkpoint(tmp_path / "model.pt")
         torch.testing.assert_close(loaded.model(tokens, lengths), expected, atol=1e-5, rtol=0)

@@ -28,8 +28,16 @@ def cluster():
     from ray.cluster_utils import Cluster
 
     port, client_port = free_port(), free_port()
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": True, "dashboard_host": "127.0.0.1",
-                                                      "dashboard_port": port, "ray_client_server_port": client_port})
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "include_dashboard": True,
+            "dashboard_host": "127.0.0.1",
+            "dashboard_port": port,
+            "ray_client_server_port": client_port,
+        },
+    )
     worker = c.add_node(num_cpus=1)
     c.wait_for_nodes()
     c.dashboard_port, c.client_port, c.worker = port, client_port, worker
@@ -42,10 +50,31 @@ def records(run_dir: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
-def sweep_args(storage: Path, name: str, samples: int = 4, epochs: int = 2, rows: int = 600) -> list[str]:
-    return ["--dataset", "synthetic", "--synthetic-samples", str(rows), "--num-samples", str(samples), "--epochs", str(epochs),
-            "--grace-period", str(epochs), "--embed-dim", "16", "--hidden-dim", "16", "--storage", str(storage), "--name", name,
-            "--no-report", "--quiet"]
+def sweep_args(
+    storage: Path, name: str, samples: int = 4, epochs: int = 2, rows: int = 600
+) -> list[str]:
+    return [
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        str(rows),
+        "--num-samples",
+        str(samples),
+        "--epochs",
+        str(epochs),
+        "--grace-period",
+        str(epochs),
+        "--embed-dim",
+        "16",
+        "--hidden-dim",
+        "16",
+        "--storage",
+        str(storage),
+        "--name",
+        name,
+        "--no-report",
+        "--quiet",
+    ]
 
 
 def get_json(url: str):
@@ -57,8 +86,18 @@ def test_sweep_spans_both_nodes_with_dashboard(cluster, tmp_path):
     api = f"http://127.0.0.1:{cluster.dashboard_port}"
     # Trials long enough (15,000 rows) that the second node's worker starts before the first node's
     # reused worker has run them all.
-    proc = subprocess.Popen(["rnn-tune", "sweep", "--address", cluster.address, *sweep_args(tmp_path, "two", rows=15000)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            "rnn-tune",
+            "sweep",
+            "--address",
+            cluster.address,
+            *sweep_args(tmp_path, "two", rows=15000),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     while not records(tmp_path / "two") and proc.poll() is None:
         time.sleep(0.5)
     version = get_json(f"{api}/api/version")
@@ -69,7 +108,9 @@ def test_sweep_spans_both_nodes_with_dashboard(cluster, tmp_path):
     screenshot = dashboard_screenshot(api, tmp_path / "dashboard.png")
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:]
-    node_ids = {r["metrics"]["node_id"] for r in records(tmp_path / "two") if r["event"] == "result"}
+    node_ids = {
+        r["metrics"]["node_id"] for r in records(tmp_path / "two") if r["event"] == "result"
+    }
     assert len(node_ids) == 2
     assert json.loads((tmp_path / "two" / "summary.json").read_text())["completed"] == 4
     if screenshot is not None:
@@ -82,8 +123,16 @@ def dashboard_screenshot(url: str, path: Path) -> Path | None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url, wait_until="networkidle")
         page.wait_for_timeout(1500)
@@ -97,33 +146,68 @@ def test_ray_job_runs_a_sweep(cluster, tmp_path):
     from ray.job_submission import JobStatus, JobSubmissionClient
 
     client = JobSubmissionClient(f"http://127.0.0.1:{cluster.dashboard_port}")
-    entrypoint = "rnn-tune sweep " + " ".join(sweep_args(tmp_path, "job", samples=2)).replace("--quiet", "")
-    job = client.submit_job(entrypoint=entrypoint, runtime_env={
-        "working_dir": str(REPO), "excludes": [".venv", ".git", "runs", "*.egg-info", "__pycache__", ".pytest_cache"]})
+    entrypoint = "rnn-tune sweep " + " ".join(sweep_args(tmp_path, "job", samples=2)).replace(
+        "--quiet", ""
+    )
+    job = client.submit_job(
+        entrypoint=entrypoint,
+        runtime_env={
+            "working_dir": str(REPO),
+            "excludes": [".venv", ".git", "runs", "*.egg-info", "__pycache__", ".pytest_cache"],
+        },
+    )
     deadline = time.time() + 600
-    while client.get_job_status(job) not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED) and time.time() < deadline:
+    while (
+        client.get_job_status(job) not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED)
+        and time.time() < deadline
+    ):
         time.sleep(1)
     logs = client.get_job_logs(job)
     assert client.get_job_status(job) == JobStatus.SUCCEEDED, logs[-3000:]
-    assert f"summary: {tmp_path / 'job' / 'summary.json'}" in logs and "trials 2: completed 2" in logs
+    assert (
+        f"summary: {tmp_path / 'job' / 'summary.json'}" in logs and "trials 2: completed 2" in logs
+    )
     assert (tmp_path / "job" / "summary.json").is_file()
 
 
 def test_ray_client_address(cluster, tmp_path):
-    result = subprocess.run(["rnn-tune", "sweep", "--address", f"ray://127.0.0.1:{cluster.client_port}",
-                             *sweep_args(tmp_path, "client", samples=2)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            "rnn-tune",
+            "sweep",
+            "--address",
+            f"ray://127.0.0.1:{cluster.client_port}",
+            *sweep_args(tmp_path, "client", samples=2),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "client" / "summary.json").read_text())["completed"] == 2
 
 
 def test_losing_the_worker_node_retries_trials_on_the_head(cluster, tmp_path):
-    proc = subprocess.Popen(["rnn-tune", "sweep", "--address", cluster.address,
-                             *sweep_args(tmp_path, "kill", samples=2, epochs=4, rows=15000)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            "rnn-tune",
+            "sweep",
+            "--address",
+            cluster.address,
+            *sweep_args(tmp_path, "kill", samples=2, epochs=4, rows=15000),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     worker_id = cluster.worker.node_id
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        on_worker = [r for r in records(tmp_path / "kill") if r["event"] == "result" and r["metrics"]["node_id"] == worker_id]
+        on_worker = [
+            r
+            for r in records(tmp_path / "kill")
+            if r["event"] == "result" and r["metrics"]["node_id"] == worker_id
+        ]
         if on_worker:
             break
         time.sleep(0.2)
@@ -133,9 +217,16 @@ def test_losing_the_worker_node_retries_trials_on_the_head(cluster, tmp_path):
     assert proc.returncode == 0, out[-3000:]
     summary = json.loads((tmp_path / "kill" / "summary.json").read_text())
     assert summary["completed"] == 2 and summary["errored"] == 0
-    moved = {r["trial_id"] for r in records(tmp_path / "kill") if r["event"] == "result" and r["metrics"]["node_id"] == worker_id}
-    resumed = [r for r in records(tmp_path / "kill") if r["event"] == "result" and r["trial_id"] in moved
-               and r["metrics"]["node_id"] != worker_id]
+    moved = {
+        r["trial_id"]
+        for r in records(tmp_path / "kill")
+        if r["event"] == "result" and r["metrics"]["node_id"] == worker_id
+    }
+    resumed = [
+        r
+        for r in records(tmp_path / "kill")
+        if r["event"] == "result"
+        and r["trial_id"] in moved
+        and r["metrics"]["node_id"] != worker_id
+    ]
     assert resumed and all(r["metrics"]["resumed_from_epoch"] >= 1 for r in resumed)
-
-

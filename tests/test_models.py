@@ -21,8 +21,17 @@ from tune.training import clip_gradients, evaluate, make_optimizer, train_one_ep
 @pytest.mark.parametrize("pack", [False, True], ids=["padded", "packed"])
 def test_padding_never_changes_logits(family, pooling, bidirectional, num_layers, pack):
     torch.manual_seed(0)
-    model = build_model(family, 50, 4, embed_dim=8, hidden_dim=16, num_layers=num_layers,
-                        bidirectional=bidirectional, pooling=pooling, pack=pack).eval()
+    model = build_model(
+        family,
+        50,
+        4,
+        embed_dim=8,
+        hidden_dim=16,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        pooling=pooling,
+        pack=pack,
+    ).eval()
     sentence = torch.tensor([5, 9, 3, 7, 2])
     logits = []
     for extra in (0, 1, 7, 30):
@@ -41,8 +50,9 @@ def test_padded_and_packed_paths_agree_with_torchs_bidirectional_layer(family, p
     """The padded path (backward run on length-reversed rows) equals packing, and both equal one
     packed bidirectional nn.RNNBase holding the same weights."""
     torch.manual_seed(0)
-    model = build_model(family, 50, 4, embed_dim=8, hidden_dim=16, num_layers=1, bidirectional=True,
-                        pooling=pooling).eval()
+    model = build_model(
+        family, 50, 4, embed_dim=8, hidden_dim=16, num_layers=1, bidirectional=True, pooling=pooling
+    ).eval()
     tokens = torch.randint(2, 50, (5, 9))
     lengths = torch.tensor([9, 4, 1, 7, 2])
     for row, length in enumerate(lengths):
@@ -58,7 +68,9 @@ def test_padded_and_packed_paths_agree_with_torchs_bidirectional_layer(family, p
         for name, value in forward.named_parameters():
             getattr(reference, name).copy_(value)
             getattr(reference, f"{name}_reverse").copy_(getattr(backward, name))
-    packed = pack_padded_sequence(model.embedding(tokens), lengths, batch_first=True, enforce_sorted=False)
+    packed = pack_padded_sequence(
+        model.embedding(tokens), lengths, batch_first=True, enforce_sorted=False
+    )
     out = pad_packed_sequence(reference(packed)[0], batch_first=True)[0]
     features = model._pool(out, lengths)
     torch.testing.assert_close(model.head(features), padded, atol=1e-5, rtol=0)
@@ -84,21 +96,29 @@ def test_sparse_and_dense_embeddings_both_train_and_resume_from_their_state():
     vocab, train, test = order_task()
     for sparse in (True, False):
         torch.manual_seed(0)
-        model = build_model("lstm", len(vocab), 4, embed_dim=16, hidden_dim=16, sparse_embedding=sparse)
+        model = build_model(
+            "lstm", len(vocab), 4, embed_dim=16, hidden_dim=16, sparse_embedding=sparse
+        )
         cfg = TrainConfig(lr=5e-3, sparse_embedding=sparse)
         optimizer = make_optimizer(model, cfg)
-        first = train_one_epoch(model, PaddedBatches(train, 32, shuffle=True), optimizer, torch.device("cpu"), 5.0)
+        first = train_one_epoch(
+            model, PaddedBatches(train, 32, shuffle=True), optimizer, torch.device("cpu"), 5.0
+        )
         state = optimizer.state_dict()
         again = make_optimizer(model, cfg)
         again.load_state_dict(state)
-        second = train_one_epoch(model, PaddedBatches(train, 32, shuffle=True, seed=1), again, torch.device("cpu"), 5.0)
+        second = train_one_epoch(
+            model, PaddedBatches(train, 32, shuffle=True, seed=1), again, torch.device("cpu"), 5.0
+        )
         assert second.loss < first.loss
 
 
 def test_seed_pooling_reproduces_the_notebooks_padding_flaw():
     torch.manual_seed(0)
     for family in ("rnn", "lstm"):
-        model = build_model(family, 50, 4, embed_dim=8, hidden_dim=16, pooling="seed", bidirectional=False).eval()
+        model = build_model(
+            family, 50, 4, embed_dim=8, hidden_dim=16, pooling="seed", bidirectional=False
+        ).eval()
         short = model(torch.tensor([[5, 9, 3]]), torch.tensor([3]))
         padded = model(torch.tensor([[5, 9, 3, 0, 0, 0]]), torch.tensor([3]))
         assert (short - padded).abs().max() > 1e-4
@@ -129,8 +149,11 @@ def order_task():
     test_texts, test_labels = make_synthetic(500, seed=2, min_len=5, max_len=10)
     train_tokens = [basic_english(t) for t in train_texts]
     vocab = build_vocab(train_tokens)
-    return (vocab, encode(train_tokens, train_labels, vocab),
-            encode([basic_english(t) for t in test_texts], test_labels, vocab))
+    return (
+        vocab,
+        encode(train_tokens, train_labels, vocab),
+        encode([basic_english(t) for t in test_texts], test_labels, vocab),
+    )
 
 
 def fit(model, train, test, epochs, lr=5e-3):
@@ -147,7 +170,9 @@ def fit(model, train, test, epochs, lr=5e-3):
 def test_each_family_learns_word_order(family):
     vocab, train, test = order_task()
     torch.manual_seed(0)
-    model = build_model(family, len(vocab), 4, embed_dim=32, hidden_dim=64, bidirectional=False, pooling="last")
+    model = build_model(
+        family, len(vocab), 4, embed_dim=32, hidden_dim=64, bidirectional=False, pooling="last"
+    )
     assert fit(model, train, test, epochs=12) > 0.95
 
 

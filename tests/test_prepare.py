@@ -14,7 +14,10 @@ def test_cache_hit_and_key(tmp_path):
     first, second = prepare_data(cfg), prepare_data(cfg)
     assert (first.cache_hit, second.cache_hit) == (False, True)
     assert first.key == second.key and np.array_equal(first.train.ids, second.train.ids)
-    assert prepare_data(DataConfig(dataset="synthetic", synthetic_samples=400, min_freq=2)).key != first.key
+    assert (
+        prepare_data(DataConfig(dataset="synthetic", synthetic_samples=400, min_freq=2)).key
+        != first.key
+    )
 
 
 def test_validation_split_is_stratified():
@@ -26,24 +29,40 @@ def test_validation_split_is_stratified():
 
 
 def test_vocab_from_training_split_only(tmp_path):
-    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"common words {i % 4},c{i % 2}\n" for i in range(100)))
+    (tmp_path / "train.csv").write_text(
+        "text,label\n" + "".join(f"common words {i % 4},c{i % 2}\n" for i in range(100))
+    )
     (tmp_path / "test.csv").write_text("text,label\nonlyintest common,c0\n")
-    data = prepare_data(DataConfig(dataset="files", train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv")))
+    data = prepare_data(
+        DataConfig(
+            dataset="files",
+            train_file=str(tmp_path / "train.csv"),
+            test_file=str(tmp_path / "test.csv"),
+        )
+    )
     assert "onlyintest" not in data.vocab
     assert data.test.sequence(0)[0] == UNK_ID
 
 
 def test_max_train_samples_and_ngrams():
-    data = prepare_data(DataConfig(dataset="synthetic", synthetic_samples=1000, max_train_samples=100, ngrams=2))
+    data = prepare_data(
+        DataConfig(dataset="synthetic", synthetic_samples=1000, max_train_samples=100, ngrams=2)
+    )
     assert len(data.train) == 100
     assert any(" " in token for token in data.vocab.itos)
 
 
 def test_two_processes_build_once(tmp_path):
-    code = ("import json, os; from data.config import DataConfig; from data.prepare import prepare_data; "
-            "d = prepare_data(DataConfig(dataset='synthetic', synthetic_samples=20000)); "
-            "print(json.dumps({'hit': d.cache_hit, 'pid': os.getpid(), 'key': d.key}))")
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    code = (
+        "import json, os; from data.config import DataConfig; from data.prepare import "
+        "prepare_data; "
+        "d = prepare_data(DataConfig(dataset='synthetic', synthetic_samples=20000)); "
+        "print(json.dumps({'hit': d.cache_hit, 'pid': os.getpid(), 'key': d.key}))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     assert sorted(r["hit"] for r in results) == [False, True]
     builder = next(r for r in results if not r["hit"])

@@ -1,4 +1,4 @@
-"""Reports from a real small sweep (real Ray, real Optuna), checked against the raw trial records."""
+"""Reports from a real small sweep (real Ray, real Optuna), checked against the raw records."""
 
 from __future__ import annotations
 
@@ -19,25 +19,54 @@ pytestmark = pytest.mark.slow
 
 
 def rnn_tune(*args, env=None):
-    return subprocess.run(["rnn-tune", *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["rnn-tune", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
-    (root / "s.toml").write_text('[train]\nepochs = 3\n[sweep]\nreduction_factor = 2\n[sweep.search]\n'
-                                 'model = {choice = ["rnn", "gru", "lstm"]}\nlr = {loguniform = [1e-3, 2e-2]}\n'
-                                 'hidden_dim = {choice = [16, 32]}\n')
-    result = rnn_tune("sweep", "--config", str(root / "s.toml"), "--dataset", "synthetic", "--synthetic-samples", "600",
-                      "--embed-dim", "16", "--num-samples", "9", "--storage", str(root), "--name", "rep", "--no-dashboard",
-                      "--quiet", "--cache-dir", str(root / "cache"), env={"RNN_TUNE_FAULT": "nan:rnn"})
+    (root / "s.toml").write_text(
+        "[train]\nepochs = 3\n[sweep]\nreduction_factor = 2\n[sweep.search]\n"
+        'model = {choice = ["rnn", "gru", "lstm"]}\nlr = {loguniform = [1e-3, 2e-2]}\n'
+        "hidden_dim = {choice = [16, 32]}\n"
+    )
+    result = rnn_tune(
+        "sweep",
+        "--config",
+        str(root / "s.toml"),
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "600",
+        "--embed-dim",
+        "16",
+        "--num-samples",
+        "9",
+        "--storage",
+        str(root),
+        "--name",
+        "rep",
+        "--no-dashboard",
+        "--quiet",
+        "--cache-dir",
+        str(root / "cache"),
+        env={"RNN_TUNE_FAULT": "nan:rnn"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "rep"
 
 
 def raw_results(run_dir: Path) -> pd.DataFrame:
     lines = [json.loads(x) for x in (run_dir / "trials.jsonl").read_text().splitlines()]
-    return pd.DataFrame([{"trial_id": r["trial_id"], **r["metrics"]} for r in lines if r["event"] == "result"])
+    return pd.DataFrame(
+        [{"trial_id": r["trial_id"], **r["metrics"]} for r in lines if r["event"] == "result"]
+    )
 
 
 def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
@@ -51,32 +80,55 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
         mine = good[good["trial_id"] == row["trial_id"]]
         if len(mine):
             assert row["best_val_acc"] == pytest.approx(mine["val_acc"].max())
-            assert row["final_val_acc"] == pytest.approx(mine.sort_values("epoch")["val_acc"].iloc[-1])
+            assert row["final_val_acc"] == pytest.approx(
+                mine.sort_values("epoch")["val_acc"].iloc[-1]
+            )
             assert row["epochs"] == mine["epoch"].max()
     failed = trials[trials["status"] == "errored"]
-    assert list(failed["family"]) == ["rnn"] and failed["error"].str.contains("NonFiniteLossError").all()
+    assert (
+        list(failed["family"]) == ["rnn"]
+        and failed["error"].str.contains("NonFiniteLossError").all()
+    )
     summary = json.loads((run_dir / "summary.json").read_text())
     assert int((trials["status"] == "stopped_early").sum()) == summary["stopped_early"]
 
     run = load_run(run_dir)
     board = leaderboard(run.trials)
-    assert board["best_val_acc"].is_monotonic_decreasing and board["best_val_acc"].iloc[0] == pytest.approx(summary["best"]["val_acc"])
-    families = family_comparison(run.trials, {("rep", f): b["test_acc"] for f, b in summary["by_family"].items()})
+    assert board["best_val_acc"].is_monotonic_decreasing and board["best_val_acc"].iloc[
+        0
+    ] == pytest.approx(summary["best"]["val_acc"])
+    families = family_comparison(
+        run.trials, {("rep", f): b["test_acc"] for f, b in summary["by_family"].items()}
+    )
     for _, row in families.iterrows():
         mine = trials[trials["family"] == row["family"]]
         assert row["trials"] == len(mine)
         if row["family"] in summary["by_family"]:
-            assert row["best_val_acc"] == pytest.approx(summary["by_family"][row["family"]]["val_acc"])
+            assert row["best_val_acc"] == pytest.approx(
+                summary["by_family"][row["family"]]["val_acc"]
+            )
             assert row["test_acc_of_best"] == summary["by_family"][row["family"]]["test_acc"]
     md = (run_dir / "report.md").read_text()
-    for heading in ("Leaderboard", "Model families", "Hyperparameter effects", "Confusion matrix", "Failed trials",
-                    "NonFiniteLossError"):
+    for heading in (
+        "Leaderboard",
+        "Model families",
+        "Hyperparameter effects",
+        "Confusion matrix",
+        "Failed trials",
+        "NonFiniteLossError",
+    ):
         assert heading in md
     best = summary["best"]
     first = md.split("\n## ")[0]
     assert f"**Use the {best['family'].upper()}** of trial {best['trial_id']}" in first
-    assert f"`rnn-tune predict {best['checkpoint']} " in first and f"{best['test_acc']:.2%} (95% CI" in first
-    assert f"{summary['trials']} trials ({summary['completed']} completed, {summary['stopped_early']} stopped early" in first
+    assert (
+        f"`rnn-tune predict {best['checkpoint']} " in first
+        and f"{best['test_acc']:.2%} (95% CI" in first
+    )
+    assert (
+        f"{summary['trials']} trials ({summary['completed']} completed, "
+        f"{summary['stopped_early']} stopped early" in first
+    )
     umask = os.umask(0o022)
     os.umask(umask)
     for name in ("report.md", "report.html", "trials.csv", "summary.json", "effects.png"):
@@ -85,9 +137,13 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
 
 def test_in_progress_run_and_side_by_side(run_dir, tmp_path):
     partial = tmp_path / "partial"
-    shutil.copytree(run_dir, partial, ignore=shutil.ignore_patterns("summary.json", "report.*", "*.png"))
+    shutil.copytree(
+        run_dir, partial, ignore=shutil.ignore_patterns("summary.json", "report.*", "*.png")
+    )
     lines = (partial / "trials.jsonl").read_text().splitlines()
-    (partial / "trials.jsonl").write_text("\n".join(lines[: len(lines) // 2]) + "\n" + lines[len(lines) // 2][:20])
+    (partial / "trials.jsonl").write_text(
+        "\n".join(lines[: len(lines) // 2]) + "\n" + lines[len(lines) // 2][:20]
+    )
     result = rnn_tune("report", str(run_dir), str(partial), "--out", str(tmp_path / "both"))
     assert result.returncode == 0, result.stderr
     md = (tmp_path / "both" / "report.md").read_text()
@@ -101,14 +157,24 @@ def test_empty_or_foreign_directory_is_a_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)"
+)
 def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -121,17 +187,26 @@ def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
         assert f"test accuracy {best['test_acc']:.2%} (95% CI" in headline
         for family, row in summary["by_family"].items():
             assert f"{family.upper()} {row['test_acc']:.2%}" in headline
-        assert f"{summary['trials']} trials" in headline and f"rnn-tune predict {best['checkpoint']}" in headline
+        assert (
+            f"{summary['trials']} trials" in headline
+            and f"rnn-tune predict {best['checkpoint']}" in headline
+        )
         # Every table and the page itself fit a 1280 px window: nothing to scroll sideways.
-        widths = page.eval_on_selector_all("div.table", "els => els.map(e => [e.scrollWidth, e.clientWidth])")
+        widths = page.eval_on_selector_all(
+            "div.table", "els => els.map(e => [e.scrollWidth, e.clientWidth])"
+        )
         assert len(widths) >= 4 and all(scroll <= client for scroll, client in widths), widths
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.complete, e.naturalWidth])"
+        )
         assert len(images) == 2 and all(done and width > 100 for done, width in images)
         # The effects plot names each point's trial and settings on hover (SVG <title>).
         tips = page.locator("figure.effects svg title").all_text_contents()
         trials = pd.read_csv(run_dir / "trials.csv").dropna(subset=["best_val_acc"])
-        ranked = list(trials.sort_values(["best_val_acc", "epochs"], ascending=[False, True])["trial_id"])
+        ranked = list(
+            trials.sort_values(["best_val_acc", "epochs"], ascending=[False, True])["trial_id"]
+        )
         assert tips
         for tip in tips:
             rank, family, trial_id = tip.split(":")[0].split()

@@ -21,14 +21,18 @@ def test_readme_option_tables_match_the_declarations():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split(BEGIN, 1)[1].split(END, 1)[0]
     assert block.strip() == tables().strip(), (
-        "README option tables drifted: run `python -m tune.cli.options_doc README.md`")
+        "README option tables drifted: run `python -m tune.cli.options_doc README.md`"
+    )
 
 
 def test_every_declared_setting_has_help_and_one_flag_per_command():
     parser = build_parser()
     commands = {name: p for name, p in parser._subparsers._group_actions[0].choices.items()}
-    for cls, where in ((DataConfig, ("train", "sweep")), (TrainConfig, ("train", "sweep")),
-                       (SweepConfig, ("sweep",))):
+    for cls, where in (
+        (DataConfig, ("train", "sweep")),
+        (TrainConfig, ("train", "sweep")),
+        (SweepConfig, ("sweep",)),
+    ):
         for spec in specs(cls):
             assert spec.help, f"{spec.name} has no help"
             if not spec.cli:
@@ -38,15 +42,26 @@ def test_every_declared_setting_has_help_and_one_flag_per_command():
                 assert len(flags) == 1 and flags[0].dest == spec.name, (command, spec.name)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["sweep", "--help"],
-                                  ["report", "--help"], ["predict", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["train", "--help"],
+        ["sweep", "--help"],
+        ["report", "--help"],
+        ["predict", "--help"],
+    ],
+)
 def test_help_answers_without_importing_the_heavy_libraries(argv):
-    code = ("import sys\nfrom tune.cli.main import main\n"
-            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-            "heavy = {'torch', 'ray', 'optuna', 'matplotlib', 'pandas'}\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60)
+    code = (
+        "import sys\nfrom tune.cli.main import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = {'torch', 'ray', 'optuna', 'matplotlib', 'pandas'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "[]"
@@ -62,35 +77,41 @@ def test_help_shows_each_commands_true_defaults(capsys):
     assert "model family (default: searched)" in out and "model family (default: lstm)" in out
 
 
-@pytest.mark.parametrize("space, message", [
-    ({"epochs": {"choice": [2, 4]}}, "'epochs' is not a searchable"),
-    ({"seed": {"randint": [0, 3]}}, "'seed' is not a searchable"),
-    ({"lr": {"loguniform": [0, 1e-2]}}, "sweep.search.lr must be > 0"),
-    ({"weight_decay": {"loguniform": [0, 1e-2]}}, "loguniform needs low > 0"),
-    ({"lr": {"uniform": [1e-2, 1e-3]}}, "low must be below high"),
-    ({"model": {"choice": []}}, "choice needs a non-empty list"),
-    ({"model": {"choice": ["rnn", "cnn"]}}, "unknown sweep.search.model 'cnn'"),
-    ({"embed_dim": {"uniform": [16, 64]}}, "uniform does not fit embed_dim"),
-    ({"lr": {"randint": [1, 3]}}, "randint does not fit lr"),
-    ({"dropout": {"uniform": [0.1, 1.5]}}, "sweep.search.dropout must be < 1"),
-    ({"hidden_dim": {"choice": [0, 64]}}, "sweep.search.hidden_dim must be >= 1"),
-    ({"lr": {"loguniform": [1e-4]}}, "loguniform needs [low, high]"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"epochs": {"choice": [2, 4]}}, "'epochs' is not a searchable"),
+        ({"seed": {"randint": [0, 3]}}, "'seed' is not a searchable"),
+        ({"lr": {"loguniform": [0, 1e-2]}}, "sweep.search.lr must be > 0"),
+        ({"weight_decay": {"loguniform": [0, 1e-2]}}, "loguniform needs low > 0"),
+        ({"lr": {"uniform": [1e-2, 1e-3]}}, "low must be below high"),
+        ({"model": {"choice": []}}, "choice needs a non-empty list"),
+        ({"model": {"choice": ["rnn", "cnn"]}}, "unknown sweep.search.model 'cnn'"),
+        ({"embed_dim": {"uniform": [16, 64]}}, "uniform does not fit embed_dim"),
+        ({"lr": {"randint": [1, 3]}}, "randint does not fit lr"),
+        ({"dropout": {"uniform": [0.1, 1.5]}}, "sweep.search.dropout must be < 1"),
+        ({"hidden_dim": {"choice": [0, 64]}}, "sweep.search.hidden_dim must be >= 1"),
+        ({"lr": {"loguniform": [1e-4]}}, "loguniform needs [low, high]"),
+    ],
+)
 def test_search_space_is_checked_against_the_declarations(space, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         Config.from_dict({"sweep": {"search": space}})
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"train": {"lr": float("nan")}}, "lr must be a finite number"),
-    ({"train": {"weight_decay": -0.1}}, "weight_decay must be >= 0"),
-    ({"train": {"grad_clip": -1.0}}, "grad_clip must be >= 0"),
-    ({"train": {"threads": 0}}, "threads must be >= 1"),
-    ({"train": {"seed": -1}}, "seed must be >= 0"),
-    ({"sweep": {"dashboard_port": 70000}}, "dashboard_port must be <= 65535"),
-    ({"sweep": {"name": "../x"}}, "must be one plain folder name"),
-    ({"data": {"max_vocab_size": -1}}, "max_vocab_size must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"train": {"lr": float("nan")}}, "lr must be a finite number"),
+        ({"train": {"weight_decay": -0.1}}, "weight_decay must be >= 0"),
+        ({"train": {"grad_clip": -1.0}}, "grad_clip must be >= 0"),
+        ({"train": {"threads": 0}}, "threads must be >= 1"),
+        ({"train": {"seed": -1}}, "seed must be >= 0"),
+        ({"sweep": {"dashboard_port": 70000}}, "dashboard_port must be <= 65535"),
+        ({"sweep": {"name": "../x"}}, "must be one plain folder name"),
+        ({"data": {"max_vocab_size": -1}}, "max_vocab_size must be >= 1"),
+    ],
+)
 def test_ranges_come_from_the_declarations_and_name_the_flag(raw, message):
     with pytest.raises(ConfigError, match=message) as caught:
         Config.from_dict(raw)
@@ -99,20 +120,33 @@ def test_ranges_come_from_the_declarations_and_name_the_flag(raw, message):
 
 
 def test_argparse_errors_are_one_line(tmp_path):
-    result = subprocess.run(["rnn-tune", "sweep", "--model", "cnn"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        ["rnn-tune", "sweep", "--model", "cnn"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "rnn-tune sweep: error: argument --model: invalid choice: 'cnn' "
-        "(choose from 'rnn', 'lstm', 'gru'); see rnn-tune sweep --help"]
+        "(choose from 'rnn', 'lstm', 'gru'); see rnn-tune sweep --help"
+    ]
 
 
 def test_precedence_preset_then_environment_then_toml_then_flags(tmp_path, monkeypatch):
     monkeypatch.setenv("RNN_TUNE_STORAGE", str(tmp_path / "from-env"))
-    (tmp_path / "c.toml").write_text('[train]\nepochs = 4\nhidden_dim = 48\n')
+    (tmp_path / "c.toml").write_text("[train]\nepochs = 4\nhidden_dim = 48\n")
     parse = build_parser().parse_args
-    cfg = sweep_config(parse(["sweep", "--preset", "quick", "--config", str(tmp_path / "c.toml"),
-                              "--hidden-dim", "40"]))
+    cfg = sweep_config(
+        parse(
+            [
+                "sweep",
+                "--preset",
+                "quick",
+                "--config",
+                str(tmp_path / "c.toml"),
+                "--hidden-dim",
+                "40",
+            ]
+        )
+    )
     assert cfg.data.max_train_samples == 12_000  # preset
     assert cfg.sweep.storage == str(tmp_path / "from-env")  # environment over the default
     assert cfg.train.epochs == 4  # TOML over the preset
@@ -133,14 +167,17 @@ def test_a_new_setting_is_one_declaration_embed_dropout():
         Config.from_dict({"train": {"embed_dropout": 1.0}})
 
 
-@pytest.mark.parametrize("event, error, done, finished, expected", [
-    ("complete", None, 3, False, "completed"),
-    ("complete", None, 1, False, "stopped_early"),
-    ("error", None, 1, False, "errored"),
-    (None, "NonFiniteLossError: nan", 1, False, "errored"),
-    (None, None, 1, False, "running"),
-    (None, None, 1, True, "stopped_early"),
-    ("pending", None, 0, False, "pending"),
-])
+@pytest.mark.parametrize(
+    "event, error, done, finished, expected",
+    [
+        ("complete", None, 3, False, "completed"),
+        ("complete", None, 1, False, "stopped_early"),
+        ("error", None, 1, False, "errored"),
+        (None, "NonFiniteLossError: nan", 1, False, "errored"),
+        (None, None, 1, False, "running"),
+        (None, None, 1, True, "stopped_early"),
+        ("pending", None, 0, False, "pending"),
+    ],
+)
 def test_one_rule_decides_a_trials_status(event, error, done, finished, expected):
     assert trial_status(event, error, done, 3, finished) == expected

@@ -23,8 +23,13 @@ TINY = ["--embed-dim", "16", "--hidden-dim", "16", "--no-dashboard", "--no-repor
 
 
 def sweep(*args, env=None, timeout=600):
-    return subprocess.run(["rnn-tune", "sweep", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        ["rnn-tune", "sweep", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def records(run_dir: Path) -> list[dict]:
@@ -38,7 +43,9 @@ def write_toml(path: Path, text: str) -> str:
 
 
 def test_real_subset_sweep_asha_and_optuna_agree(real_ag_news, tmp_path):
-    config = write_toml(tmp_path / "s.toml", """
+    config = write_toml(
+        tmp_path / "s.toml",
+        """
 [train]
 epochs = 4
 [sweep]
@@ -49,9 +56,25 @@ model = {choice = ["rnn", "lstm"]}
 lr = {loguniform = [1e-3, 3e-2]}
 embed_dim = {choice = [16, 32]}
 hidden_dim = {choice = [16, 32]}
-""")
-    result = sweep("--config", config, "--data-dir", str(real_ag_news), "--max-train-samples", "800", "--num-samples", "6",
-                   "--keep-checkpoints", "2", "--storage", str(tmp_path), "--name", "e2e", *TINY)
+""",
+    )
+    result = sweep(
+        "--config",
+        config,
+        "--data-dir",
+        str(real_ag_news),
+        "--max-train-samples",
+        "800",
+        "--num-samples",
+        "6",
+        "--keep-checkpoints",
+        "2",
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "e2e",
+        *TINY,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = tmp_path / "e2e"
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -70,8 +93,14 @@ hidden_dim = {choice = [16, 32]}
     assert sampled == {json.dumps(t.params, sort_keys=True) for t in study.trials}
     best_seen = max(r["metrics"]["val_acc"] for r in results)
     assert summary["best"]["val_acc"] == pytest.approx(best_seen)
-    assert {r["metrics"]["device"] for r in results} == {"cpu"} and all(r["metrics"]["node_id"] for r in results)
-    stopped = [tid for tid in {r["trial_id"] for r in results} if max(x["metrics"]["epoch"] for x in results if x["trial_id"] == tid) < 4]
+    assert {r["metrics"]["device"] for r in results} == {"cpu"} and all(
+        r["metrics"]["node_id"] for r in results
+    )
+    stopped = [
+        tid
+        for tid in {r["trial_id"] for r in results}
+        if max(x["metrics"]["epoch"] for x in results if x["trial_id"] == tid) < 4
+    ]
     assert len(stopped) == summary["stopped_early"]
 
     # Lean checkpoints: no optimizer state once trials end; per family the best went to best/FAMILY
@@ -79,7 +108,10 @@ hidden_dim = {choice = [16, 32]}
     assert not list(run_dir.rglob("optimizer.pt"))
     left = sorted(p for p in run_dir.glob("e2e_*/checkpoint_*/model.pt"))
     families = [torch.load(p, weights_only=True)["config"]["train"]["model"] for p in left]
-    trials_per_family = {f: len({r["trial_id"] for r in results if r["config"]["model"] == f}) for f in ("rnn", "lstm")}
+    trials_per_family = {
+        f: len({r["trial_id"] for r in results if r["config"]["model"] == f})
+        for f in ("rnn", "lstm")
+    }
     assert sorted(families) == sorted(f for f, n in trials_per_family.items() if n >= 2)
     for family in ("rnn", "lstm"):
         standalone = torch.load(run_dir / "best" / family / "model.pt", weights_only=True)
@@ -90,21 +122,54 @@ hidden_dim = {choice = [16, 32]}
 
 def test_injected_crash_is_retried_from_checkpoint(tmp_path):
     marker = tmp_path / "crashed"
-    result = sweep("--dataset", "synthetic", "--synthetic-samples", "400", "--num-samples", "1", "--epochs", "3",
-                   "--storage", str(tmp_path), "--name", "crash", *TINY,
-                   env={"RNN_TUNE_FAULT": f"crash_once:2:{marker}"})
+    result = sweep(
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "400",
+        "--num-samples",
+        "1",
+        "--epochs",
+        "3",
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "crash",
+        *TINY,
+        env={"RNN_TUNE_FAULT": f"crash_once:2:{marker}"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert marker.exists()
     summary = json.loads((tmp_path / "crash" / "summary.json").read_text())
     assert summary["completed"] == 1 and summary["errored"] == 0
-    epochs = [(r["metrics"]["epoch"], r["metrics"]["resumed_from_epoch"]) for r in records(tmp_path / "crash") if r["event"] == "result"]
+    epochs = [
+        (r["metrics"]["epoch"], r["metrics"]["resumed_from_epoch"])
+        for r in records(tmp_path / "crash")
+        if r["event"] == "result"
+    ]
     assert epochs == [(1, 0), (2, 1), (3, 1)]
 
 
 def test_nan_trial_fails_alone(tmp_path):
     config = write_toml(tmp_path / "s.toml", '[sweep.search]\nmodel = {choice = ["gru", "lstm"]}\n')
-    result = sweep("--config", config, "--dataset", "synthetic", "--synthetic-samples", "400", "--num-samples", "2",
-                   "--epochs", "2", "--storage", str(tmp_path), "--name", "nan", *TINY, env={"RNN_TUNE_FAULT": "nan:gru"})
+    result = sweep(
+        "--config",
+        config,
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "400",
+        "--num-samples",
+        "2",
+        "--epochs",
+        "2",
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "nan",
+        *TINY,
+        env={"RNN_TUNE_FAULT": "nan:gru"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "nan" / "summary.json").read_text())
     assert summary["trials"] == 2 and summary["errored"] == 1 and summary["completed"] == 1
@@ -115,12 +180,32 @@ def test_nan_trial_fails_alone(tmp_path):
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
 def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, stop):
-    # One trial at a time, epochs of a few seconds: the kill below lands mid-epoch of the third trial,
+    # One trial at a time, epochs of a few seconds: the kill below lands mid-epoch of the third
+    # trial,
     # after Ray's once-a-second snapshot has recorded its start (a start or completion in the last
     # second before a SIGKILL is not in Ray's snapshot, and Optuna's database would be ahead of it).
-    args = ["--dataset", "synthetic", "--synthetic-samples", "20000", "--num-samples", "6", "--epochs", "3",
-            "--grace-period", "3", "--max-concurrent", "1", "--storage", str(tmp_path), "--name", "resume", *TINY]
-    driver = subprocess.Popen(["rnn-tune", "sweep", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    args = [
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "20000",
+        "--num-samples",
+        "6",
+        "--epochs",
+        "3",
+        "--grace-period",
+        "3",
+        "--max-concurrent",
+        "1",
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "resume",
+        *TINY,
+    ]
+    driver = subprocess.Popen(
+        ["rnn-tune", "sweep", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     run_dir = tmp_path / "resume"
     deadline = time.time() + 300
     while time.time() < deadline and sum(r["event"] == "complete" for r in records(run_dir)) < 2:
@@ -141,7 +226,7 @@ def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, 
     result = sweep("--resume", str(run_dir), "--quiet", "--no-report")
     assert result.returncode == 0, result.stderr[-3000:]
     assert ("repaired searcher-state-" in result.stdout) == (stop == signal.SIGKILL)
-    after = records(run_dir)[len(before):]
+    after = records(run_dir)[len(before) :]
     assert not finished & {r["trial_id"] for r in after if r["event"] == "start"}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["trials"] == 6 and summary["completed"] == 6
@@ -150,15 +235,40 @@ def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, 
 
 
 def test_time_budget_stops_starting_trials(tmp_path):
-    result = sweep("--dataset", "synthetic", "--synthetic-samples", "3000", "--num-samples", "40", "--epochs", "2",
-                   "--time-budget", "12s", "--storage", str(tmp_path), "--name", "budget", *TINY)
+    result = sweep(
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "3000",
+        "--num-samples",
+        "40",
+        "--epochs",
+        "2",
+        "--time-budget",
+        "12s",
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "budget",
+        *TINY,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "budget" / "summary.json").read_text())
     assert 1 <= summary["trials"] < 40 and summary["wall_s"] < 120
 
 
 def test_gpu_request_without_gpus_fails_early(tmp_path):
-    result = sweep("--dataset", "synthetic", "--gpus-per-trial", "0.25", "--storage", str(tmp_path), "--name", "gpu", *TINY)
+    result = sweep(
+        "--dataset",
+        "synthetic",
+        "--gpus-per-trial",
+        "0.25",
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "gpu",
+        *TINY,
+    )
     assert result.returncode == 2 and "no node has 1 CPUs and 0.25 GPUs" in result.stderr
     assert "Traceback" not in result.stderr
 

@@ -12,7 +12,11 @@ def test_csv_with_string_labels_and_malformed_rows(tmp_path, capsys):
     f.write_text('text,label\n"good, text",pos\nbad row only\n"",neg\nfine,neg\nno label,\n')
     table = read_table(f, "text", "label")
     assert table.texts == ["good, text", "fine"] and table.labels == ["pos", "neg"]
-    assert table.problems == [f"{f}:3: 1 fields, expected 2", f"{f}:4: empty text", f"{f}:6: empty label"]
+    assert table.problems == [
+        f"{f}:3: 1 fields, expected 2",
+        f"{f}:4: empty text",
+        f"{f}:6: empty label",
+    ]
     assert f"{f}:3" in capsys.readouterr().err
 
 
@@ -38,7 +42,9 @@ def test_label_order_is_numeric_for_integers():
 def test_prepare_own_file_carves_stratified_test(tmp_path):
     rows = [f"word{i % 7} thing{i % 3},{'pos' if i % 3 else 'neg'}" for i in range(300)]
     (tmp_path / "d.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
-    data = prepare_data(DataConfig(dataset="files", train_file=str(tmp_path / "d.csv"), test_fraction=0.2))
+    data = prepare_data(
+        DataConfig(dataset="files", train_file=str(tmp_path / "d.csv"), test_fraction=0.2)
+    )
     assert data.class_names == ("neg", "pos")
     assert len(data.test) == 60 and len(data.train) + len(data.val) == 240
     assert abs((data.test.labels == 0).mean() - 1 / 3) < 0.02

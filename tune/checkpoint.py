@@ -49,29 +49,48 @@ def _write(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def save_checkpoint(directory: Path, model: nn.Module, cfg: Config, class_names: list[str] | tuple[str, ...],
-                    epoch: int, metrics: dict[str, Any], optimizer: Any = None,
-                    vocab: Vocab | None = None) -> Path:
+def save_checkpoint(
+    directory: Path,
+    model: nn.Module,
+    cfg: Config,
+    class_names: list[str] | tuple[str, ...],
+    epoch: int,
+    metrics: dict[str, Any],
+    optimizer: Any = None,
+    vocab: Vocab | None = None,
+) -> Path:
     """Write DIRECTORY/model.pt (+ optimizer.pt when `optimizer` is given) atomically.
 
     Pass `vocab` for a checkpoint that must stand alone; leave it out inside a run directory.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _write(directory / MODEL_FILE, {
-        "format": FORMAT, "config": cfg.to_dict(), "model_state": model.state_dict(),
-        "vocab": vocab.itos if vocab is not None else None, "class_names": list(class_names),
-        "epoch": epoch, "metrics": metrics,
-    })
+    _write(
+        directory / MODEL_FILE,
+        {
+            "format": FORMAT,
+            "config": cfg.to_dict(),
+            "model_state": model.state_dict(),
+            "vocab": vocab.itos if vocab is not None else None,
+            "class_names": list(class_names),
+            "epoch": epoch,
+            "metrics": metrics,
+        },
+    )
     if optimizer is not None:
-        _write(directory / OPTIMIZER_FILE, {"format": FORMAT, "optimizer_state": optimizer.state_dict()})
+        _write(
+            directory / OPTIMIZER_FILE,
+            {"format": FORMAT, "optimizer_state": optimizer.state_dict()},
+        )
     return directory / MODEL_FILE
 
 
 def read_payload(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """The raw checkpoint dict, read with `weights_only=True`; a clear error for anything else."""
     if not path.is_file():
-        raise ConfigError(f"no checkpoint at {path}; pass the model.pt written by `rnn-tune train` or a sweep")
+        raise ConfigError(
+            f"no checkpoint at {path}; pass the model.pt written by `rnn-tune train` or a sweep"
+        )
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
@@ -96,19 +115,24 @@ def upgrade_format_1(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "format": FORMAT, "model_state": state}
 
 
-def restore_training(directory: Path, cfg: Config, vocab_size: int, num_classes: int,
-                     device: torch.device) -> tuple[RecurrentClassifier, dict | None, int]:
+def restore_training(
+    directory: Path, cfg: Config, vocab_size: int, num_classes: int, device: torch.device
+) -> tuple[RecurrentClassifier, dict | None, int]:
     """A trial's (model, optimizer state or None, epoch) from its last checkpoint, on `device`."""
     payload = read_payload(Path(directory) / MODEL_FILE, device)
     model = model_for(cfg.train, vocab_size, num_classes)
     model.load_state_dict(payload["model_state"])
     optimizer_path = Path(directory) / OPTIMIZER_FILE
-    optimizer_state = read_payload(optimizer_path, device)["optimizer_state"] if optimizer_path.is_file() else None
+    optimizer_state = (
+        read_payload(optimizer_path, device)["optimizer_state"]
+        if optimizer_path.is_file()
+        else None
+    )
     return model.to(device), optimizer_state, payload["epoch"]
 
 
 def find_run_vocab(checkpoint: Path) -> Path | None:
-    """vocab.json of the run directory (the nearest folder above with config.json) holding `checkpoint`."""
+    """vocab.json of the run directory (nearest folder above with config.json) of `checkpoint`."""
     for folder in list(checkpoint.parents)[:5]:
         if (folder / VOCAB_FILE).is_file() and (folder / CONFIG_FILE).is_file():
             return folder / VOCAB_FILE
@@ -126,14 +150,18 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Loa
     else:
         vocab_path = find_run_vocab(path)
         if vocab_path is None:
-            raise ConfigError(f"{path} keeps its vocab in its run directory, which is not around it; "
-                              "pass a best/FAMILY/model.pt or the checkpoint inside its run directory")
+            raise ConfigError(
+                f"{path} keeps its vocab in its run directory, which is not around it; "
+                "pass a best/FAMILY/model.pt or the checkpoint inside its run directory"
+            )
         vocab = Vocab.load(vocab_path)
     cfg = Config.from_dict(payload["config"])
     model = model_for(cfg.train, len(vocab), len(payload["class_names"]))
     model.load_state_dict(payload["model_state"])
     model.to(device).eval()
-    return LoadedCheckpoint(model, cfg, vocab, payload["class_names"], payload["epoch"], payload["metrics"])
+    return LoadedCheckpoint(
+        model, cfg, vocab, payload["class_names"], payload["epoch"], payload["metrics"]
+    )
 
 
 def export_checkpoint(source: Path, target: Path, vocab: Vocab) -> Path:

@@ -31,10 +31,16 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
     """
     s = cfg.sweep
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # experiment state at most 1 s old when a driver dies
+    os.environ.setdefault(
+        "TUNE_GLOBAL_CHECKPOINT_S", "1"
+    )  # experiment state at most 1 s old when a driver dies
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False, "namespace": "rnn-tune"}
+    kwargs: dict[str, Any] = {
+        "logging_level": logging.WARNING,
+        "log_to_driver": False,
+        "namespace": "rnn-tune",
+    }
     in_job = inside_ray_job()
     client_mode = bool(s.address and s.address.startswith("ray://"))
     if not in_job and not client_mode:
@@ -42,25 +48,34 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
     if s.address:
         kwargs["address"] = s.address
         if not in_job:
-            kwargs["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1] / p) for p in PACKAGES]}
+            kwargs["runtime_env"] = {
+                "py_modules": [str(Path(__file__).resolve().parents[1] / p) for p in PACKAGES]
+            }
     elif not os.environ.get("RAY_ADDRESS"):
         warning = dashboard_warning(cfg)
         if warning:
             print(warning, flush=True)
-        kwargs.update(include_dashboard=s.dashboard, dashboard_host=s.dashboard_host, dashboard_port=s.dashboard_port)
+        kwargs.update(
+            include_dashboard=s.dashboard,
+            dashboard_host=s.dashboard_host,
+            dashboard_port=s.dashboard_port,
+        )
     context = _init_with_retries(kwargs, attempts=3 if client_mode else 1)
     if not quiet and s.dashboard and getattr(context, "dashboard_url", None):
         print(f"dashboard: http://{context.dashboard_url}", flush=True)
 
 
 def _init_with_retries(kwargs: dict[str, Any], attempts: int):
-    """ray.init; a Ray Client server sometimes fails to start its per-client server, so ray:// is retried."""
+    """ray.init; a Ray Client server sometimes fails to start its per-client server: retry."""
     for attempt in range(1, attempts + 1):
         try:
             return ray.init(**kwargs)
         except ConnectionError as exc:
             if attempt == attempts:
-                raise ConfigError(f"cannot connect to {kwargs.get('address')} ({type(exc).__name__}); check --address") from None
+                raise ConfigError(
+                    f"cannot connect to {kwargs.get('address')} ({type(exc).__name__}); check "
+                    "--address"
+                ) from None
             time.sleep(2 * attempt)
 
 
@@ -69,8 +84,12 @@ def dashboard_warning(cfg: Config) -> str | None:
     s = cfg.sweep
     if not s.dashboard or s.dashboard_host in LOOPBACK:
         return None
-    return (f"WARNING: the Ray dashboard will listen on {s.dashboard_host}:{s.dashboard_port}. Ray's job API runs any code "
-            "sent to it (CVE-2023-48022): expose it only on a trusted network, with Ray token authentication on.")
+    return (
+        f"WARNING: the Ray dashboard will listen on {s.dashboard_host}:{s.dashboard_port}. Ray's "
+        "job API runs any code "
+        "sent to it (CVE-2023-48022): expose it only on a trusted network, with Ray token "
+        "authentication on."
+    )
 
 
 def inside_ray_job() -> bool:
@@ -78,9 +97,10 @@ def inside_ray_job() -> bool:
 
 
 def check_storage_visible(run_dir: Path) -> None:
-    """On a multi-node cluster, fail early unless every node sees the run directory (shared storage).
+    """On a multi-node cluster, fail early unless every node sees the run directory.
 
-    Since Ray 2.7 checkpoints are no longer synced to the head node: a node-local path would lose them.
+    Since Ray 2.7 checkpoints are no longer synced to the head node: a node-local path would lose
+    them.
     """
     nodes = [n for n in ray.nodes() if n["Alive"]]
     if len(nodes) < 2:
@@ -89,25 +109,35 @@ def check_storage_visible(run_dir: Path) -> None:
     marker.write_text("rnn-tune")
     try:
         probe = ray.remote(num_cpus=0)(os.path.exists)
-        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(str(marker))
-                for n in nodes]
+        refs = [
+            probe.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(str(marker))
+            for n in nodes
+        ]
         seen = ray.get(refs, timeout=120)
     finally:
         marker.unlink(missing_ok=True)
     blind = [n["NodeManagerAddress"] for n, ok in zip(nodes, seen) if not ok]
     if blind:
-        raise ConfigError(f"--storage {run_dir.parent} is not visible from node(s) {', '.join(blind)}: on a multi-node "
-                          "cluster use a directory every node mounts (e.g. NFS) so checkpoints are not lost")
+        raise ConfigError(
+            f"--storage {run_dir.parent} is not visible from node(s) {', '.join(blind)}: on a "
+            "multi-node "
+            "cluster use a directory every node mounts (e.g. NFS) so checkpoints are not lost"
+        )
 
 
 def check_resources(cfg: Config) -> None:
     """Fail early when no node can ever hold one trial (Ray would leave it pending forever)."""
     nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
     s = cfg.sweep
-    if not any(r.get("CPU", 0) >= s.cpus_per_trial and r.get("GPU", 0) >= s.gpus_per_trial for r in nodes):
+    if not any(
+        r.get("CPU", 0) >= s.cpus_per_trial and r.get("GPU", 0) >= s.gpus_per_trial for r in nodes
+    ):
         largest = max(nodes, key=lambda r: (r.get("GPU", 0), r.get("CPU", 0)), default={})
-        raise ConfigError(f"no node has {s.cpus_per_trial:g} CPUs and {s.gpus_per_trial:g} GPUs for one trial (largest: "
-                          f"{largest.get('CPU', 0):g} CPUs, {largest.get('GPU', 0):g} GPUs); lower --cpus-per-trial/--gpus-per-trial")
-
-
-
+        raise ConfigError(
+            f"no node has {s.cpus_per_trial:g} CPUs and {s.gpus_per_trial:g} GPUs for one trial "
+            "(largest: "
+            f"{largest.get('CPU', 0):g} CPUs, {largest.get('GPU', 0):g} GPUs); lower "
+            "--cpus-per-trial/--gpus-per-trial"
+        )

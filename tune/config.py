@@ -1,4 +1,5 @@
-"""The one typed, frozen run config: defaults <- preset <- TOML file <- CLI flags -> trial -> config.json.
+"""The one typed, frozen run config: defaults <- preset <- TOML file <- CLI flags -> trial ->
+config.json.
 
 Names are shared everywhere: the CLI flag `--embed-dim`, the field `embed_dim`, the search-space
 key `embed_dim` and the results column `embed_dim`.
@@ -26,7 +27,7 @@ class ConfigError(ValueError):
 
 
 def parse_duration(text: str) -> float:
-    """"90s", "10m", "1.5h" or plain seconds -> seconds."""
+    """`90s`, `10m`, `1.5h` or plain seconds -> seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
     if not match:
         raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 10m or 1.5h")
@@ -42,30 +43,38 @@ class TrainConfig:
     hidden_dim: int = setting(128, "recurrent hidden size", ge=1, searchable=True)
     num_layers: int = setting(1, "recurrent layers", ge=1, searchable=True)
     bidirectional: bool = setting(True, "bidirectional layers", searchable=True)
-    embed_dropout: float = setting(0.0, "dropout on the embedded tokens", ge=0, lt=1,
-                                   searchable=True)
-    dropout: float = setting(0.3, "dropout between layers and before the head", ge=0, lt=1,
-                             searchable=True)
-    pooling: str = setting("max", "pooling over real tokens (seed: the notebook's, padding included)",
-                           choices=POOLINGS, searchable=True)
+    embed_dropout: float = setting(
+        0.0, "dropout on the embedded tokens", ge=0, lt=1, searchable=True
+    )
+    dropout: float = setting(
+        0.3, "dropout between layers and before the head", ge=0, lt=1, searchable=True
+    )
+    pooling: str = setting(
+        "max",
+        "pooling over real tokens (seed: the notebook's, padding included)",
+        choices=POOLINGS,
+        searchable=True,
+    )
     lr: float = setting(2e-3, "Adam learning rate", gt=0, searchable=True)
     weight_decay: float = setting(0.0, "Adam weight decay", ge=0, searchable=True)
-    grad_clip: float | None = setting(5.0, "gradient norm clip (0 for none)", ge=0,
-                                      searchable=True)
+    grad_clip: float | None = setting(5.0, "gradient norm clip (0 for none)", ge=0, searchable=True)
     sparse_embedding: bool = setting(True, "sparse embedding gradients with SparseAdam")
     batch_size: int = setting(64, "training batch size", ge=1, searchable=True)
     epochs: int = setting(3, "epochs; in a sweep, the most a trial runs (ASHA's max_t)", ge=1)
     seed: int = setting(0, "random seed of weights and batch order", ge=0)
     device: str = setting("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    precision: str = setting("fp32", "bf16 runs forward passes under autocast (for CUDA)",
-                             choices=PRECISIONS)
-    threads: int | None = setting(None, "torch CPU threads (else torch's choice; in a sweep, the "
-                                  "trial's CPUs)", ge=1)
+    precision: str = setting(
+        "fp32", "bf16 runs forward passes under autocast (for CUDA)", choices=PRECISIONS
+    )
+    threads: int | None = setting(
+        None, "torch CPU threads (else torch's choice; in a sweep, the trial's CPUs)", ge=1
+    )
 
     def problems(self) -> list[str]:
         """Rules across fields or beyond a range (each field's range comes from its declaration)."""
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(r"cuda:\d+",
-                                                                                  self.device):
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not re.fullmatch(
+            r"cuda:\d+", self.device
+        ):
             return [f"unknown device {self.device!r}: use auto, cpu, cuda, cuda:N or mps"]
         return []
 
@@ -85,36 +94,56 @@ class SweepConfig:
     """How a sweep runs: trial count and budget, placement, early stopping, storage and cluster."""
 
     name: str | None = setting(None, "run name, one plain folder name (else sweep-DATE-TIME)")
-    storage: str | None = setting(None, "folder (shared on a cluster) or cloud URI (s3://, gs://) "
-                                  "holding run directories (else ./runs)", env="RNN_TUNE_STORAGE")
-    local_dir: str | None = setting(None, "with a cloud --storage: the folder for the run's plain "
-                                    "files (else ./runs)", env="RNN_TUNE_LOCAL_RUNS")
+    storage: str | None = setting(
+        None,
+        "folder (shared on a cluster) or cloud URI (s3://, gs://) "
+        "holding run directories (else ./runs)",
+        env="RNN_TUNE_STORAGE",
+    )
+    local_dir: str | None = setting(
+        None,
+        "with a cloud --storage: the folder for the run's plain files (else ./runs)",
+        env="RNN_TUNE_LOCAL_RUNS",
+    )
     num_samples: int = setting(24, "trials to run", ge=1)
-    time_budget_s: float | None = setting(None, "stop starting trials after this long (90s, 10m, "
-                                          "1.5h)", gt=0, flag="--time-budget", parse=parse_duration)
+    time_budget_s: float | None = setting(
+        None,
+        "stop starting trials after this long (90s, 10m, 1.5h)",
+        gt=0,
+        flag="--time-budget",
+        parse=parse_duration,
+    )
     max_concurrent: int | None = setting(None, "at most this many trials at once", ge=1)
     cpus_per_trial: float = setting(1.0, "CPUs per trial; also its torch thread count", gt=0)
     gpus_per_trial: float = setting(0.0, "GPUs per trial; fractions such as 0.25 allowed", ge=0)
     grace_period: int = setting(1, "ASHA: epochs before a trial can be stopped", ge=1)
     reduction_factor: int = setting(3, "ASHA: keep 1/N of the trials at each rung", ge=2)
     max_failures: int = setting(2, "retries of a crashed trial from its last checkpoint", ge=0)
-    keep_checkpoints: int = setting(1, "finished trials whose best checkpoint is kept, per family",
-                                    ge=1)
-    optuna_storage: str | None = setting(None, "Optuna RDB URL, e.g. PostgreSQL (else "
-                                         "sqlite:///RUN_DIR/optuna.db)")
-    address: str | None = setting(None, "join a running Ray cluster: HOST:PORT, ray://HOST:PORT or "
-                                  "auto (else a local Ray)")
+    keep_checkpoints: int = setting(
+        1, "finished trials whose best checkpoint is kept, per family", ge=1
+    )
+    optuna_storage: str | None = setting(
+        None, "Optuna RDB URL, e.g. PostgreSQL (else sqlite:///RUN_DIR/optuna.db)"
+    )
+    address: str | None = setting(
+        None, "join a running Ray cluster: HOST:PORT, ray://HOST:PORT or auto (else a local Ray)"
+    )
     dashboard: bool = setting(True, "start the local Ray dashboard")
     dashboard_host: str = setting("127.0.0.1", "dashboard bind address")
     dashboard_port: int = setting(8265, "dashboard port", ge=1, le=65535)
-    search: dict = setting(help="the search space: {key = {kind = args}} in TOML", cli=False,
-                           default_factory=lambda: dict(DEFAULT_SEARCH))
+    search: dict = setting(
+        help="the search space: {key = {kind = args}} in TOML",
+        cli=False,
+        default_factory=lambda: dict(DEFAULT_SEARCH),
+    )
 
     def problems(self) -> list[str]:
         out = []
         if self.name is not None and not is_plain_name(self.name):
-            out.append(f"run name {self.name!r} must be one plain folder name (letters, digits, "
-                       "'.', '-', '_'; not '.' or '..'); pick another --name")
+            out.append(
+                f"run name {self.name!r} must be one plain folder name (letters, digits, "
+                "'.', '-', '_'; not '.' or '..'); pick another --name"
+            )
         return out + [p for key, spec in self.search.items() for p in search_problems(key, spec)]
 
 
@@ -124,15 +153,18 @@ def is_plain_name(name: str) -> bool:
 
 
 def search_problems(key: str, spec: Any) -> list[str]:
-    """Why `key = {kind = args}` cannot be searched: not a searchable setting, or impossible args."""
+    """Why `key = {kind = args}` cannot be searched: not searchable, or impossible args."""
     searchable = {s.name: s for s in specs(TrainConfig) if s.searchable}
     where = f"sweep.search.{key}"
     if key not in searchable:
-        return [f"search key {key!r} is not a searchable train setting (one of "
-                f"{', '.join(searchable)})"]
+        return [
+            f"search key {key!r} is not a searchable train setting (one of {', '.join(searchable)})"
+        ]
     if not (isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in SEARCH_KINDS):
-        return [f"search key {key!r} needs one of {', '.join(SEARCH_KINDS)}, "
-                "e.g. {choice = [64, 128]}"]
+        return [
+            f"search key {key!r} needs one of {', '.join(SEARCH_KINDS)}, "
+            "e.g. {choice = [64, 128]}"
+        ]
     setting_, ((kind, args),) = searchable[key], spec.items()
     if not isinstance(args, list) or not args:
         return [f"{where}: {kind} needs a non-empty list, e.g. {kind} = [1, 2]"]
@@ -148,8 +180,10 @@ def search_problems(key: str, spec: Any) -> list[str]:
     numeric = setting_.kind in (int, float)
     if not numeric or (kind in ("randint", "lograndint")) != (setting_.kind is int):
         fits = "randint or lograndint" if setting_.kind is int else "uniform or loguniform"
-        return [f"{where}: {kind} does not fit {key} ({setting_.kind.__name__}); use choice"
-                + (f" or {fits}" if numeric else "")]
+        return [
+            f"{where}: {kind} does not fit {key} ({setting_.kind.__name__}); use choice"
+            + (f" or {fits}" if numeric else "")
+        ]
     low, high = args
     if not low < high:
         return [f"{where}: low must be below high, got {args!r}"]
@@ -188,8 +222,10 @@ def merge(base: Config, overrides: dict[str, Any]) -> Config:
     cfg = Config(**sections)
     bad = cfg.data.problems() + cfg.train.problems() + cfg.sweep.problems()
     if cfg.sweep.grace_period > cfg.train.epochs:
-        bad.append(f"sweep.grace_period ({cfg.sweep.grace_period}) exceeds train.epochs "
-                   f"({cfg.train.epochs}), the most epochs a trial runs")
+        bad.append(
+            f"sweep.grace_period ({cfg.sweep.grace_period}) exceeds train.epochs "
+            f"({cfg.train.epochs}), the most epochs a trial runs"
+        )
     if bad:
         raise ConfigError(bad[0])
     return cfg
@@ -234,5 +270,14 @@ def read_config_json(path: Path) -> Config:
         raise ConfigError(f"cannot read run config {path}: {exc}") from None
 
 
-__all__ = ["Config", "ConfigError", "DataConfig", "SweepConfig", "TrainConfig", "merge",
-           "load_toml", "read_config_json", "write_config_json"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "SweepConfig",
+    "TrainConfig",
+    "merge",
+    "load_toml",
+    "read_config_json",
+    "write_config_json",
+]

@@ -1,4 +1,4 @@
-"""Where to train: CUDA (the GPU Ray assigned, which it exposes as cuda:0), MPS on Apple silicon, else CPU."""
+"""Where to train: CUDA (the GPU Ray assigned, seen as cuda:0), MPS on Apple silicon, else CPU."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ def resolve_device(requested: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {requested}: no CUDA GPU is visible here; use --device auto or cpu")
-    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(
+            f"--device {requested}: no CUDA GPU is visible here; use --device auto or cpu"
+        )
+    if requested == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise ConfigError("--device mps: MPS is not available here; use --device auto or cpu")
     return torch.device(requested)
 

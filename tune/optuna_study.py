@@ -25,7 +25,9 @@ def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
     summary = json.loads(summary_path.read_text())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=summary["optuna_study"], storage=summary["optuna_storage"])
+        study = optuna.load_study(
+            study_name=summary["optuna_study"], storage=summary["optuna_storage"]
+        )
         finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         point = optuna.importance.get_param_importances(study)
     except (KeyError, ValueError, RuntimeError):
@@ -39,5 +41,11 @@ def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
             samples.append(optuna.importance.get_param_importances(boot))
         except (ValueError, RuntimeError):
             continue
-    spread = {key: float(np.std([s.get(key, 0.0) for s in samples])) if samples else float("nan") for key in point}
-    return {"n_trials": len(finished), "importances": {key: (float(v), spread[key]) for key, v in point.items()}}
+    spread = {
+        key: float(np.std([s.get(key, 0.0) for s in samples])) if samples else float("nan")
+        for key in point
+    }
+    return {
+        "n_trials": len(finished),
+        "importances": {key: (float(v), spread[key]) for key, v in point.items()},
+    }

@@ -24,9 +24,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # The teaching notebook's exact settings, one trial per family: the baseline row.
     "seed": {
-        "train": {"embed_dim": 64, "hidden_dim": 32, "batch_size": 16, "lr": 0.01,
-                  "pooling": "seed", "bidirectional": False, "dropout": 0.0, "grad_clip": None},
-        "sweep": {"num_samples": 3, "grace_period": 3,
-                  "search": {"model": {"choice": ["rnn", "lstm", "gru"]}}},
+        "train": {
+            "embed_dim": 64,
+            "hidden_dim": 32,
+            "batch_size": 16,
+            "lr": 0.01,
+            "pooling": "seed",
+            "bidirectional": False,
+            "dropout": 0.0,
+            "grad_clip": None,
+        },
+        "sweep": {
+            "num_samples": 3,
+            "grace_period": 3,
+            "search": {"model": {"choice": ["rnn", "lstm", "gru"]}},
+        },
     },
 }

@@ -17,7 +17,10 @@ class ProgressBar:
         width = 30
         filled = int(width * step / max(total, 1))
         elapsed = time.perf_counter() - self.start
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {step}/{total} {elapsed:5.0f}s")
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {step}/{total} "
+            f"{elapsed:5.0f}s"
+        )
         self.stream.flush()
 
     def close(self) -> None:

@@ -76,8 +76,10 @@ class CheckpointPruner(Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         self.on_trial_complete(iteration, trials, trial, **info)
 
-    def finish(self, trial_id: str, family: str, entries: list[tuple[float, Checkpoint]], now: bool = True) -> None:
-        """A trial ended: keep its best checkpoint without optimizer state, if its family ranks it."""
+    def finish(
+        self, trial_id: str, family: str, entries: list[tuple[float, Checkpoint]], now: bool = True
+    ) -> None:
+        """A trial ended: keep its best checkpoint (no optimizer state) if its family ranks it."""
         if not entries:
             return
         drop = delete_checkpoint if now else self._later

@@ -17,7 +17,12 @@ from pathlib import Path
 
 from tune.config import ConfigError
 
-STATE_PATTERNS = ("experiment_state-*.json", "search_gen_state-*.json", "searcher-state-*.pkl", "basic-variant-state-*.json")
+STATE_PATTERNS = (
+    "experiment_state-*.json",
+    "search_gen_state-*.json",
+    "searcher-state-*.pkl",
+    "basic-variant-state-*.json",
+)
 
 
 def ray_temp_dirs() -> list[Path]:
@@ -37,17 +42,27 @@ def loadable(path: Path) -> bool:
 
 
 def repair_state(run_dir: Path) -> list[str]:
-    """Replace damaged state files in `run_dir` from Ray's staging copies; return the names repaired."""
+    """Replace damaged state files in `run_dir` from Ray's staging copies; return their names."""
     repaired = []
     for pattern in STATE_PATTERNS:
         for path in sorted(run_dir.glob(pattern)):
             if loadable(path):
                 continue
-            copies = [c for root in ray_temp_dirs()
-                      for c in root.glob(f"session_*/artifacts/*/{run_dir.name}/driver_artifacts/{path.name}") if loadable(c)]
+            copies = [
+                c
+                for root in ray_temp_dirs()
+                for c in root.glob(
+                    f"session_*/artifacts/*/{run_dir.name}/driver_artifacts/{path.name}"
+                )
+                if loadable(c)
+            ]
             if not copies:
-                raise ConfigError(f"Ray's sweep state {path} is damaged (the driver was killed while writing it) and no "
-                                  "intact copy is left in Ray's session directory; start a new sweep with another --name")
+                raise ConfigError(
+                    f"Ray's sweep state {path} is damaged (the driver was killed while writing "
+                    "it) and no "
+                    "intact copy is left in Ray's session directory; start a new sweep with "
+                    "another --name"
+                )
             shutil.copyfile(max(copies, key=lambda c: c.stat().st_mtime), path)
             repaired.append(path.name)
     return repaired

@@ -33,7 +33,9 @@ def _plain(value: Any) -> Any:
 def status_of(trial, max_epochs: int) -> str:
     """A live Ray trial's status, by the rule the report uses (`results.load.trial_status`)."""
     result = trial.last_result or {}
-    event = {"ERROR": "error", "TERMINATED": "complete", "RUNNING": None}.get(trial.status, "pending")
+    event = {"ERROR": "error", "TERMINATED": "complete", "RUNNING": None}.get(
+        trial.status, "pending"
+    )
     return trial_status(event, result.get("error"), result.get("epoch", 0), max_epochs)
 
 
@@ -45,13 +47,19 @@ def unfinished_trials(run_dir: Path) -> set[str]:
 
 
 class TrialRecorder(Callback):
-    """Appends every trial event to RUN_DIR/trials.jsonl (flushed per line, so a crash loses nothing)."""
+    """Appends every trial event to RUN_DIR/trials.jsonl (flushed per line: a crash loses none)."""
 
     def __init__(self, run_dir: str):
         self.path = str(Path(run_dir) / RECORDS_FILE)
 
     def _write(self, event: str, trial, **extra: Any) -> None:
-        record = {"event": event, "trial_id": trial.trial_id, "time": time.time(), "config": _plain(trial.config), **extra}
+        record = {
+            "event": event,
+            "trial_id": trial.trial_id,
+            "time": time.time(),
+            "config": _plain(trial.config),
+            **extra,
+        }
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(_plain(record)) + "\n")
 
@@ -59,7 +67,11 @@ class TrialRecorder(Callback):
         self._write("start", trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        keep = {k: v for k, v in result.items() if k not in ("config", "trial_id", "date", "hostname", "pid", "experiment_tag")}
+        keep = {
+            k: v
+            for k, v in result.items()
+            if k not in ("config", "trial_id", "date", "hostname", "pid", "experiment_tag")
+        }
         self._write("result", trial, metrics=keep)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
@@ -67,7 +79,11 @@ class TrialRecorder(Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         error = trial.get_error()
-        self._write("error", trial, error=f"{type(error).__name__}: {error}".splitlines()[0][:500] if error else "error")
+        self._write(
+            "error",
+            trial,
+            error=f"{type(error).__name__}: {error}".splitlines()[0][:500] if error else "error",
+        )
 
 
 class LiveProgress(Callback):
@@ -81,7 +97,11 @@ class LiveProgress(Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         acc = result.get("val_acc")
-        if acc is not None and not result.get("error") and (self.best is None or acc > self.best[0]):
+        if (
+            acc is not None
+            and not result.get("error")
+            and (self.best is None or acc > self.best[0])
+        ):
             self.best = (acc, result.get("model", "?"), trial.trial_id)
 
     def on_experiment_end(self, trials, **info):
@@ -91,14 +111,21 @@ class LiveProgress(Callback):
     def on_step_end(self, iteration, trials, **info):
         now = time.time()
         if self.quiet or now - self.last_print < self.every_s:
-            return  # Ray calls this many times a second: count the trials only when a line may print
+            return  # Ray calls this often: count the trials only when a line may print
         counts: dict[str, int] = {}
         for trial in trials:
             status = status_of(trial, self.epochs)
             counts[status] = counts.get(status, 0) + 1
-        line = ("running {running}  pending {pending}  completed {completed}  stopped early {stopped_early}  "
-                "errored {errored}").format(**{k: counts.get(k, 0) for k in
-                                               ("running", "pending", "completed", "stopped_early", "errored")})
+        line = (
+            "running {running}  pending {pending}  completed {completed}  stopped early "
+            "{stopped_early}  "
+            "errored {errored}"
+        ).format(
+            **{
+                k: counts.get(k, 0)
+                for k in ("running", "pending", "completed", "stopped_early", "errored")
+            }
+        )
         if self.best:
             line += f"  | best val_acc {self.best[0]:.2%} ({self.best[1]}, {self.best[2]})"
         if line != self.last_line:

@@ -18,7 +18,7 @@ def tune_space(search: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """
     space = {}
     for key, spec in search.items():
-        (kind, args), = spec.items()
+        ((kind, args),) = spec.items()
         if kind == "choice":
             space[key] = tune.choice(list(args))
         elif kind == "uniform":
@@ -32,7 +32,9 @@ def tune_space(search: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return space
 
 
-def family_first_points(search: dict[str, dict[str, Any]], num_samples: int, defaults: dict[str, Any]) -> list[dict[str, Any]]:
+def family_first_points(
+    search: dict[str, dict[str, Any]], num_samples: int, defaults: dict[str, Any]
+) -> list[dict[str, Any]]:
     """One starting point per model family in the space, so every family is tried at least once.
 
     The other keys take the config's own value where the space allows it, else a middle value.
@@ -40,12 +42,14 @@ def family_first_points(search: dict[str, dict[str, Any]], num_samples: int, def
     families = search.get("model", {}).get("choice", [])
     if len(families) < 2 or num_samples < len(families):
         return []
-    base = {key: _start_value(spec, defaults.get(key)) for key, spec in search.items() if key != "model"}
+    base = {
+        key: _start_value(spec, defaults.get(key)) for key, spec in search.items() if key != "model"
+    }
     return [{"model": family, **base} for family in families]
 
 
 def _start_value(spec: dict[str, Any], default: Any) -> Any:
-    (kind, args), = spec.items()
+    ((kind, args),) = spec.items()
     if kind == "choice":
         return default if default in args else args[len(args) // 2]
     low, high = args

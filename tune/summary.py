@@ -12,17 +12,33 @@ from results.load import SUMMARY_FILE
 BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", "test_acc")
 
 
-def write_summary(run_dir: Path, rows: list[dict[str, Any]], best_by_family: dict[str, dict[str, Any]],
-                  optuna_storage: str, optuna_study: str, wall_s: float) -> dict[str, Any]:
-    counts = {status: sum(r["status"] == status for r in rows) for status in ("completed", "stopped_early", "errored")}
+def write_summary(
+    run_dir: Path,
+    rows: list[dict[str, Any]],
+    best_by_family: dict[str, dict[str, Any]],
+    optuna_storage: str,
+    optuna_study: str,
+    wall_s: float,
+) -> dict[str, Any]:
+    counts = {
+        status: sum(r["status"] == status for r in rows)
+        for status in ("completed", "stopped_early", "errored")
+    }
     by_family = {family: {k: row[k] for k in BEST_KEYS} for family, row in best_by_family.items()}
     best = max(by_family.values(), key=lambda r: r["val_acc"], default=None)
     summary = {
-        "trials": len(rows), **counts, "best": best, "by_family": by_family,
-        "test_confusion": {family: {"class_names": row["class_names"], "matrix": row["test_confusion"]}
-                           for family, row in best_by_family.items()},
+        "trials": len(rows),
+        **counts,
+        "best": best,
+        "by_family": by_family,
+        "test_confusion": {
+            family: {"class_names": row["class_names"], "matrix": row["test_confusion"]}
+            for family, row in best_by_family.items()
+        },
         "errors": {r["trial_id"]: r["error"] for r in rows if r["error"]},
-        "optuna_storage": optuna_storage, "optuna_study": optuna_study, "wall_s": wall_s,
+        "optuna_storage": optuna_storage,
+        "optuna_study": optuna_study,
+        "wall_s": wall_s,
     }
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return summary

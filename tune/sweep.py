@@ -42,10 +42,13 @@ class SweepOutcome:
 
 
 class SweepInterrupted(Exception):
-    """The driver was interrupted (Ctrl-C) before every trial finished; the state is saved for --resume."""
+    """The driver was interrupted (Ctrl-C) before every trial finished; state kept for --resume."""
 
     def __init__(self, run_dir: Path, unfinished: int):
-        super().__init__(f"interrupted with {unfinished} trial(s) unfinished; continue with: rnn-tune sweep --resume {run_dir}")
+        super().__init__(
+            f"interrupted with {unfinished} trial(s) unfinished; continue with: rnn-tune sweep "
+            f"--resume {run_dir}"
+        )
 
 
 class TrialNamer:
@@ -74,26 +77,35 @@ def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
     """
     if is_uri(cfg.sweep.storage):
         base, _, query = cfg.sweep.storage.partition("?")
-        return cfg.sweep.storage, f"{base.rstrip('/')}/{run_dir.name}" + (f"?{query}" if query else "")
+        return cfg.sweep.storage, f"{base.rstrip('/')}/{run_dir.name}" + (
+            f"?{query}" if query else ""
+        )
     return str(run_dir.parent), str(run_dir)
 
 
 def trainable(cfg: Config, data: PreparedData):
-    """The trial function with the base config and the training arrays in Ray's object store (put once)."""
+    """The trial function with the base config and the training arrays in Ray's object store (put
+    once)."""
     resources = {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
     with_data = tune.with_parameters(run_trial, base=cfg.to_dict(), data=data.for_training())
     return tune.with_resources(with_data, resources)
 
 
-def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False) -> SweepOutcome:
+def run_sweep(
+    cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False
+) -> SweepOutcome:
     """Run (or resume) the sweep in `run_dir`, then score each family's best checkpoint on test."""
     started = time.time()
     if inside_ray_job():
         os.chdir(run_dir)  # Ray may re-extract the job's working_dir (our cwd) while the sweep runs
     data = prepare_data(cfg.data)
     if not quiet:
-        print(f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab {len(data.vocab)}"
-              f" ({'cache' if data.cache_hit else 'prepared'})", flush=True)
+        print(
+            f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, "
+            f"vocab {len(data.vocab)}"
+            f" ({'cache' if data.cache_hit else 'prepared'})",
+            flush=True,
+        )
     if not (run_dir / VOCAB_FILE).is_file():
         data.vocab.save(run_dir / VOCAB_FILE)
     storage_url = optuna_storage_url(cfg, run_dir)
@@ -106,9 +118,17 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
         if resume:
             if not is_uri(cfg.sweep.storage):
                 for name in repair_state(run_dir):
-                    print(f"repaired {name} from Ray's staging copy (the driver was killed while writing it)", flush=True)
-            tuner = tune.Tuner.restore(experiment_location(cfg, run_dir)[1], trainable=trainable(cfg, data),
-                                       resume_unfinished=True, resume_errored=False)
+                    print(
+                        f"repaired {name} from Ray's staging copy (the driver was killed while "
+                        "writing it)",
+                        flush=True,
+                    )
+            tuner = tune.Tuner.restore(
+                experiment_location(cfg, run_dir)[1],
+                trainable=trainable(cfg, data),
+                resume_unfinished=True,
+                resume_errored=False,
+            )
         else:
             tuner = _new_tuner(cfg, data, run_dir, storage_url, pruner, quiet)
         fit_started = time.time()
@@ -121,37 +141,62 @@ def run_sweep(cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = Fa
         raise SweepInterrupted(run_dir, len(unfinished))
     rows = [_row(result, cfg, pruner) for result in results]
     best_by_family = _score_best(rows, data, run_dir, keep_source=is_uri(cfg.sweep.storage))
-    summary = write_summary(run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started)
+    summary = write_summary(
+        run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started
+    )
     return SweepOutcome(run_dir, summary)
 
 
-def _new_tuner(cfg: Config, data: PreparedData, run_dir: Path, storage_url: str,
-               pruner: CheckpointPruner, quiet: bool) -> tune.Tuner:
+def _new_tuner(
+    cfg: Config,
+    data: PreparedData,
+    run_dir: Path,
+    storage_url: str,
+    pruner: CheckpointPruner,
+    quiet: bool,
+) -> tune.Tuner:
     s = cfg.sweep
     search = OptunaSearch(
         sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
         study_name=run_dir.name,
         storage=optuna.storages.RDBStorage(storage_url),
-        points_to_evaluate=family_first_points(s.search, s.num_samples, cfg.to_dict()["train"]) or None,
+        points_to_evaluate=family_first_points(s.search, s.num_samples, cfg.to_dict()["train"])
+        or None,
     )
-    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=cfg.train.epochs, grace_period=s.grace_period,
-                              reduction_factor=s.reduction_factor)
+    scheduler = ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=cfg.train.epochs,
+        grace_period=s.grace_period,
+        reduction_factor=s.reduction_factor,
+    )
     return tune.Tuner(
         trainable(cfg, data),
         param_space=tune_space(s.search),
-        tune_config=tune.TuneConfig(metric="val_acc", mode="max", search_alg=search, scheduler=scheduler,
-                                    num_samples=s.num_samples, max_concurrent_trials=s.max_concurrent,
-                                    time_budget_s=s.time_budget_s, reuse_actors=True,
-                                    trial_name_creator=TrialNamer(run_dir.name),
-                                    trial_dirname_creator=TrialNamer(run_dir.name)),
+        tune_config=tune.TuneConfig(
+            metric="val_acc",
+            mode="max",
+            search_alg=search,
+            scheduler=scheduler,
+            num_samples=s.num_samples,
+            max_concurrent_trials=s.max_concurrent,
+            time_budget_s=s.time_budget_s,
+            reuse_actors=True,
+            trial_name_creator=TrialNamer(run_dir.name),
+            trial_dirname_creator=TrialNamer(run_dir.name),
+        ),
         run_config=tune.RunConfig(
-            name=run_dir.name, storage_path=experiment_location(cfg, run_dir)[0], verbose=0,
+            name=run_dir.name,
+            storage_path=experiment_location(cfg, run_dir)[0],
+            verbose=0,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
-            # Ray keeps each trial's best and latest, and with num_to_keep=1 it snapshots the experiment
-            # state after every checkpoint (so a resumed trial never names a deleted one); the pruner
+            # Ray keeps each trial's best and latest, and with num_to_keep=1 it snapshots the
+            # experiment
+            # state after every checkpoint (so a resumed trial never names a deleted one); the
+            # pruner
             # trims further, behind those snapshots (tune/pruning.py).
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="val_acc",
-                                                    checkpoint_score_order="max"),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=1, checkpoint_score_attribute="val_acc", checkpoint_score_order="max"
+            ),
             callbacks=[TrialRecorder(str(run_dir)), LiveProgress(cfg.train.epochs, quiet), pruner],
         ),
     )
@@ -165,7 +210,9 @@ def _row(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
     """
     metrics = result.metrics or {}
     history = result.metrics_dataframe
-    good = history[history["error"].isna()] if history is not None and "error" in history else history
+    good = (
+        history[history["error"].isna()] if history is not None and "error" in history else history
+    )
     best_acc = float(good["val_acc"].max()) if good is not None and len(good) else None
     config = {**{k: getattr(cfg.train, k) for k in cfg.sweep.search}, **(result.config or {})}
     family = config.get("model", cfg.train.model)
@@ -176,16 +223,28 @@ def _row(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
     error = metrics.get("error")
     if not error and result.error:
         error = f"{type(result.error).__name__}: {result.error}".splitlines()[0]
-    return {"trial_id": trial_id, "family": family, "config": config,
-            "status": trial_status("error" if result.error else "complete", error,
-                                   metrics.get("epoch", 0), cfg.train.epochs), "val_acc": best_acc,
-            "epochs": int(good["epoch"].max()) if good is not None and len(good) else 0,
-            "checkpoint": kept[0] if kept else None, "error": error}
+    return {
+        "trial_id": trial_id,
+        "family": family,
+        "config": config,
+        "status": trial_status(
+            "error" if result.error else "complete",
+            error,
+            metrics.get("epoch", 0),
+            cfg.train.epochs,
+        ),
+        "val_acc": best_acc,
+        "epochs": int(good["epoch"].max()) if good is not None and len(good) else 0,
+        "checkpoint": kept[0] if kept else None,
+        "error": error,
+    }
 
 
-def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path,
-                keep_source: bool = False) -> dict[str, dict[str, Any]]:
-    """Move each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone) and score it once on test.
+def _score_best(
+    rows: list[dict[str, Any]], data: PreparedData, run_dir: Path, keep_source: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Move each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone) and score it once on
+    test.
 
     With cloud storage (`keep_source`) the bucket keeps its copy too: the driver's local run
     directory may be the less durable of the two.
@@ -205,10 +264,16 @@ def _score_best(rows: list[dict[str, Any]], data: PreparedData, run_dir: Path,
         if not keep_source:
             delete_checkpoint(row["checkpoint"])
         loaded = load_checkpoint(path)
-        test = evaluate(loaded.model, PaddedBatches(data.test, EVAL_BATCH_SIZE), torch.device("cpu"))
-        scored[family] = {**row, "checkpoint": str(path), "test_acc": test.acc,
-                          "test_confusion": _confusion(test.labels, test.preds, len(data.class_names)),
-                          "class_names": list(data.class_names)}
+        test = evaluate(
+            loaded.model, PaddedBatches(data.test, EVAL_BATCH_SIZE), torch.device("cpu")
+        )
+        scored[family] = {
+            **row,
+            "checkpoint": str(path),
+            "test_acc": test.acc,
+            "test_confusion": _confusion(test.labels, test.preds, len(data.class_names)),
+            "class_names": list(data.class_names),
+        }
     return scored
 
 
@@ -228,7 +293,10 @@ def prepare_run_dir(cfg: Config) -> Path:
     root = (cfg.sweep.local_dir or "runs") if is_uri(cfg.sweep.storage) else cfg.sweep.storage
     run_dir = Path(root).expanduser().resolve() / cfg.sweep.name
     if (run_dir / RECORDS_FILE).exists():
-        raise ConfigError(f"run directory {run_dir} already exists; resume it with --resume {run_dir} or pick another --name")
+        raise ConfigError(
+            f"run directory {run_dir} already exists; resume it with --resume {run_dir} or pick "
+            "another --name"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config_json(cfg, run_dir / CONFIG_FILE)
     return run_dir
@@ -236,8 +304,13 @@ def prepare_run_dir(cfg: Config) -> Path:
 
 def load_run_config(run_dir: Path) -> Config:
     if not (run_dir / CONFIG_FILE).is_file():
-        raise ConfigError(f"{run_dir} is not an rnn-tune sweep directory (no {CONFIG_FILE}); pass the directory the sweep printed")
+        raise ConfigError(
+            f"{run_dir} is not an rnn-tune sweep directory (no {CONFIG_FILE}); pass the directory "
+            "the sweep printed"
+        )
     cfg = read_config_json(run_dir / CONFIG_FILE)
     if not is_uri(cfg.sweep.storage) and not (run_dir / "tuner.pkl").is_file():
-        raise ConfigError(f"{run_dir} has no Ray Tune state to resume (tuner.pkl); start a new sweep instead")
+        raise ConfigError(
+            f"{run_dir} has no Ray Tune state to resume (tuner.pkl); start a new sweep instead"
+        )
     return cfg

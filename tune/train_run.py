@@ -37,12 +37,18 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
         torch.set_num_threads(cfg.train.threads)
     started = time.perf_counter()
     data = prepare_data(cfg.data)
-    print(f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab {len(data.vocab)}, "
-          f"classes {', '.join(data.class_names)} ({'cache' if data.cache_hit else 'prepared'} in {time.perf_counter() - started:.1f}s)")
+    print(
+        f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab "
+        f"{len(data.vocab)}, "
+        f"classes {', '.join(data.class_names)} ({'cache' if data.cache_hit else 'prepared'} in "
+        f"{time.perf_counter() - started:.1f}s)"
+    )
     set_seed(cfg.train.seed)
     model = model_for(cfg.train, len(data.vocab), len(data.class_names)).to(device)
     optimizer = make_optimizer(model, cfg.train)
-    print(f"model: {cfg.train.model} ({count_parameters(model):,} parameters) on {describe(device)}")
+    print(
+        f"model: {cfg.train.model} ({count_parameters(model):,} parameters) on {describe(device)}"
+    )
     out.mkdir(parents=True, exist_ok=True)
     write_config_json(cfg, out / "config.json")
 
@@ -52,22 +58,53 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
     for report in epochs:
         bar.close()
         t, v = report.train, report.val
-        history.append({"epoch": report.epoch, "train_loss": t.loss, "train_acc": t.acc, "val_loss": v.loss,
-                        "val_acc": v.acc, "train_samples_per_s": t.samples_per_s, "epoch_s": t.seconds})
-        print(f"epoch {report.epoch}/{cfg.train.epochs}  loss {t.loss:.4f}  acc {t.acc:.2%}  val_loss {v.loss:.4f}  "
-              f"val_acc {v.acc:.2%}  {t.samples_per_s:,.0f} samples/s  {t.seconds:.1f}s", flush=True)
+        history.append(
+            {
+                "epoch": report.epoch,
+                "train_loss": t.loss,
+                "train_acc": t.acc,
+                "val_loss": v.loss,
+                "val_acc": v.acc,
+                "train_samples_per_s": t.samples_per_s,
+                "epoch_s": t.seconds,
+            }
+        )
+        print(
+            f"epoch {report.epoch}/{cfg.train.epochs}  loss {t.loss:.4f}  acc {t.acc:.2%}  "
+            f"val_loss {v.loss:.4f}  "
+            f"val_acc {v.acc:.2%}  {t.samples_per_s:,.0f} samples/s  {t.seconds:.1f}s",
+            flush=True,
+        )
         if v.acc > best_acc:
-            best_acc, best_epoch, best_state = v.acc, report.epoch, copy.deepcopy(model.state_dict())
+            best_acc, best_epoch, best_state = (
+                v.acc,
+                report.epoch,
+                copy.deepcopy(model.state_dict()),
+            )
         bar = ProgressBar("train")
 
     model.load_state_dict(best_state)
     test = evaluate(model, PaddedBatches(data.test, EVAL_BATCH_SIZE), device, cfg.train.precision)
     samples_per_s = sum(h["train_samples_per_s"] for h in history) / len(history)
-    metrics = {"val_acc": best_acc, "test_acc": test.acc, "test_loss": test.loss, "best_epoch": best_epoch,
-               "epochs": len(history), "train_samples_per_s": samples_per_s, "parameters": count_parameters(model),
-               "device": describe(device), "wall_s": time.perf_counter() - started, "history": history}
-    checkpoint = save_checkpoint(out, model, cfg, data.class_names, best_epoch, metrics, vocab=data.vocab)
+    metrics = {
+        "val_acc": best_acc,
+        "test_acc": test.acc,
+        "test_loss": test.loss,
+        "best_epoch": best_epoch,
+        "epochs": len(history),
+        "train_samples_per_s": samples_per_s,
+        "parameters": count_parameters(model),
+        "device": describe(device),
+        "wall_s": time.perf_counter() - started,
+        "history": history,
+    }
+    checkpoint = save_checkpoint(
+        out, model, cfg, data.class_names, best_epoch, metrics, vocab=data.vocab
+    )
     metrics["checkpoint"] = str(checkpoint)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
-    print(f"best val_acc {best_acc:.2%} (epoch {best_epoch}), test_acc {test.acc:.2%}; checkpoint {out / 'model.pt'}")
+    print(
+        f"best val_acc {best_acc:.2%} (epoch {best_epoch}), test_acc {test.acc:.2%}; checkpoint "
+        f"{out / 'model.pt'}"
+    )
     return metrics

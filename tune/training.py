@@ -65,10 +65,19 @@ CHECK_FINITE_EVERY = 32
 
 
 def model_for(cfg: TrainConfig, vocab_size: int, num_classes: int) -> RecurrentClassifier:
-    return build_model(cfg.model, vocab_size, num_classes, embed_dim=cfg.embed_dim,
-                       hidden_dim=cfg.hidden_dim, num_layers=cfg.num_layers,
-                       bidirectional=cfg.bidirectional, dropout=cfg.dropout, pooling=cfg.pooling,
-                       sparse_embedding=cfg.sparse_embedding, embed_dropout=cfg.embed_dropout)
+    return build_model(
+        cfg.model,
+        vocab_size,
+        num_classes,
+        embed_dim=cfg.embed_dim,
+        hidden_dim=cfg.hidden_dim,
+        num_layers=cfg.num_layers,
+        bidirectional=cfg.bidirectional,
+        dropout=cfg.dropout,
+        pooling=cfg.pooling,
+        sparse_embedding=cfg.sparse_embedding,
+        embed_dropout=cfg.embed_dropout,
+    )
 
 
 class JointOptimizer:
@@ -106,12 +115,15 @@ def make_optimizer(model: RecurrentClassifier, cfg: TrainConfig) -> JointOptimiz
     dense = [p for name, p in model.named_parameters() if not name.startswith("embedding.")]
     embedding = list(model.embedding.parameters())
     if model.embedding.sparse:
-        return JointOptimizer([
-            torch.optim.SparseAdam(embedding, lr=cfg.lr, betas=SPARSE_BETAS),
-            torch.optim.Adam(dense, lr=cfg.lr, weight_decay=cfg.weight_decay),
-        ])
-    return JointOptimizer([torch.optim.Adam(embedding + dense, lr=cfg.lr,
-                                            weight_decay=cfg.weight_decay)])
+        return JointOptimizer(
+            [
+                torch.optim.SparseAdam(embedding, lr=cfg.lr, betas=SPARSE_BETAS),
+                torch.optim.Adam(dense, lr=cfg.lr, weight_decay=cfg.weight_decay),
+            ]
+        )
+    return JointOptimizer(
+        [torch.optim.Adam(embedding + dense, lr=cfg.lr, weight_decay=cfg.weight_decay)]
+    )
 
 
 def clip_gradients(parameters: list[nn.Parameter], max_norm: float) -> torch.Tensor:
@@ -143,10 +155,15 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-def train_one_epoch(model: nn.Module, batches: PaddedBatches, optimizer: JointOptimizer,
-                    device: torch.device, grad_clip: float | None = None,
-                    on_batch: Callable[[int, int], None] | None = None,
-                    precision: str = "fp32") -> EpochStats:
+def train_one_epoch(
+    model: nn.Module,
+    batches: PaddedBatches,
+    optimizer: JointOptimizer,
+    device: torch.device,
+    grad_clip: float | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+    precision: str = "fp32",
+) -> EpochStats:
     """One pass over `batches`; raises NonFiniteLossError once the loss is NaN/inf.
 
     Loss and accuracy are summed on the device and read once at the end: no per-step host sync
@@ -173,19 +190,23 @@ def train_one_epoch(model: nn.Module, batches: PaddedBatches, optimizer: JointOp
         correct += (logits.argmax(1) == labels).sum()
         seen += len(labels)
         if step % CHECK_FINITE_EVERY == 0 and not torch.isfinite(total_loss):
-            raise NonFiniteLossError(f"loss became {total_loss.item()} by step {step}; "
-                                     "lower lr or set grad_clip")
+            raise NonFiniteLossError(
+                f"loss became {total_loss.item()} by step {step}; lower lr or set grad_clip"
+            )
         if on_batch:
             on_batch(step, len(batches))
     mean_loss = total_loss.item() / max(seen, 1)
     if not math.isfinite(mean_loss):
-        raise NonFiniteLossError(f"loss became {mean_loss} in this epoch; lower lr or set grad_clip")
+        raise NonFiniteLossError(
+            f"loss became {mean_loss} in this epoch; lower lr or set grad_clip"
+        )
     return EpochStats(mean_loss, correct.item() / max(seen, 1), seen, time.perf_counter() - start)
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, batches: PaddedBatches, device: torch.device,
-             precision: str = "fp32") -> Evaluation:
+def evaluate(
+    model: nn.Module, batches: PaddedBatches, device: torch.device, precision: str = "fp32"
+) -> Evaluation:
     """Loss, accuracy, labels and predictions over `batches` (use EVAL_BATCH_SIZE: no gradients)."""
     model.eval()
     total_loss = torch.zeros((), device=device)
@@ -204,9 +225,16 @@ def evaluate(model: nn.Module, batches: PaddedBatches, device: torch.device,
     return Evaluation(loss if math.isfinite(loss) else float("inf"), acc, labels_np, preds_np)
 
 
-def train_epochs(model: nn.Module, optimizer: JointOptimizer, train: EncodedSplit, val: EncodedSplit,
-                 cfg: TrainConfig, device: torch.device, start_epoch: int = 0,
-                 on_batch: Callable[[int, int], None] | None = None) -> Iterator[EpochReport]:
+def train_epochs(
+    model: nn.Module,
+    optimizer: JointOptimizer,
+    train: EncodedSplit,
+    val: EncodedSplit,
+    cfg: TrainConfig,
+    device: torch.device,
+    start_epoch: int = 0,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> Iterator[EpochReport]:
     """Train epoch by epoch from `start_epoch`, yielding train stats and validation scores.
 
     The caller decides what an epoch's end means: printing, checkpointing, reporting to Ray.
@@ -215,6 +243,7 @@ def train_epochs(model: nn.Module, optimizer: JointOptimizer, train: EncodedSpli
     val_batches = PaddedBatches(val, EVAL_BATCH_SIZE)
     for epoch in range(start_epoch, cfg.epochs):
         train_batches.set_epoch(epoch)
-        stats = train_one_epoch(model, train_batches, optimizer, device, cfg.grad_clip, on_batch,
-                                cfg.precision)
+        stats = train_one_epoch(
+            model, train_batches, optimizer, device, cfg.grad_clip, on_batch, cfg.precision
+        )
         yield EpochReport(epoch + 1, stats, evaluate(model, val_batches, device, cfg.precision))

@@ -1,4 +1,5 @@
-"""The Ray Tune trial: rebuild the config, train epoch by epoch, checkpoint and report each epoch."""
+"""The Ray Tune trial: rebuild the config, train epoch by epoch, checkpoint and report each
+epoch."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
     if checkpoint:
         with checkpoint.as_directory() as directory:
             model, optimizer_state, start_epoch = restore_training(
-                Path(directory), cfg, data.vocab_size, num_classes, device)
+                Path(directory), cfg, data.vocab_size, num_classes, device
+            )
     else:
         model = model_for(cfg.train, data.vocab_size, num_classes).to(device)
     _inject_nan(model, cfg.train.model)
@@ -53,35 +55,62 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
         if not first_step:
             first_step.append(time.perf_counter() - started)
 
-    static = {"model": cfg.train.model, "device": describe(device),
-              "node_id": ray.get_runtime_context().get_node_id(),
-              "parameters": count_parameters(model), "cpus": cpus}
-    epochs = train_epochs(model, optimizer, data.train, data.val, cfg.train, device, start_epoch,
-                          on_batch)
+    static = {
+        "model": cfg.train.model,
+        "device": describe(device),
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "parameters": count_parameters(model),
+        "cpus": cpus,
+    }
+    epochs = train_epochs(
+        model, optimizer, data.train, data.val, cfg.train, device, start_epoch, on_batch
+    )
     try:
         for report in epochs:
             _inject_fault(report.epoch)
-            metrics = {"epoch": report.epoch, "train_loss": report.train.loss,
-                       "train_acc": report.train.acc, "val_loss": report.val.loss,
-                       "val_acc": report.val.acc, "train_samples_per_s": report.train.samples_per_s,
-                       "epoch_s": report.train.seconds,
-                       "startup_s": first_step[0] if first_step else None,
-                       "resumed_from_epoch": start_epoch, "error": None, **static}
+            metrics = {
+                "epoch": report.epoch,
+                "train_loss": report.train.loss,
+                "train_acc": report.train.acc,
+                "val_loss": report.val.loss,
+                "val_acc": report.val.acc,
+                "train_samples_per_s": report.train.samples_per_s,
+                "epoch_s": report.train.seconds,
+                "startup_s": first_step[0] if first_step else None,
+                "resumed_from_epoch": start_epoch,
+                "error": None,
+                **static,
+            }
             last = report.epoch >= cfg.train.epochs
             with tempfile.TemporaryDirectory() as directory:
-                save_checkpoint(Path(directory), model, cfg, data.class_names, report.epoch,
-                                {k: v for k, v in metrics.items() if k != "startup_s"},
-                                optimizer=None if last else optimizer)
+                save_checkpoint(
+                    Path(directory),
+                    model,
+                    cfg,
+                    data.class_names,
+                    report.epoch,
+                    {k: v for k, v in metrics.items() if k != "startup_s"},
+                    optimizer=None if last else optimizer,
+                )
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
     except NonFiniteLossError as exc:
-        # End this trial as failed without a retry: rerunning from its checkpoint would diverge again.
-        tune.report({"epoch": start_epoch, "val_acc": 0.0, "val_loss": float("inf"),
-                     "error": f"NonFiniteLossError: {exc}",
-                     "startup_s": first_step[0] if first_step else None, **static})
+        # End this trial as failed without a retry: rerunning from its checkpoint would diverge
+        # again.
+        tune.report(
+            {
+                "epoch": start_epoch,
+                "val_acc": 0.0,
+                "val_loss": float("inf"),
+                "error": f"NonFiniteLossError: {exc}",
+                "startup_s": first_step[0] if first_step else None,
+                **static,
+            }
+        )
 
 
 def _inject_nan(model: torch.nn.Module, family: str) -> None:
-    """Testing hook: RNN_TUNE_FAULT=nan:FAMILY corrupts that family's embedding so its loss is NaN."""
+    """Testing hook: RNN_TUNE_FAULT=nan:FAMILY corrupts that family's embedding so its loss is
+    NaN."""
     if os.environ.get(FAULT_ENV, "") == f"nan:{family}":
         with torch.no_grad():
             model.embedding.weight.fill_(float("nan"))

@@ -20,8 +20,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="rnn-tune",
-                    description="Tune RNN/LSTM/GRU text classifiers with Ray Tune and Optuna.")
+    parser = Parser(
+        prog="rnn-tune", description="Tune RNN/LSTM/GRU text classifiers with Ray Tune and Optuna."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS.values():
         module.add_parser(subparsers)

@@ -23,7 +23,10 @@ def section_specs(section: str) -> list[Spec]:
 
 def preset_configs() -> dict[str, Config]:
     """Each preset resolved over the declared defaults, `default` first."""
-    return {name: merge(Config(), PRESETS[name]) for name in sorted(PRESETS, key=lambda n: n != "default")}
+    return {
+        name: merge(Config(), PRESETS[name])
+        for name in sorted(PRESETS, key=lambda n: n != "default")
+    }
 
 
 def show(value: Any) -> str:
@@ -49,7 +52,7 @@ def value_in(cfg: Config, section: str, name: str) -> str:
 
 
 def default_text(section: str, name: str, configs: dict[str, Config]) -> str:
-    """"6" for one config; "6; quick: 3, seed: 3" where presets differ from the first."""
+    """`6` for one config; `6; quick: 3, seed: 3` where presets differ from the first."""
     (first, base), *others = configs.items()
     shown = value_in(base, section, name)
     differ = [f"{p}: {v}" for p, cfg in others if (v := value_in(cfg, section, name)) != shown]
@@ -70,8 +73,9 @@ def _flag_type(spec: Spec):
     return parse
 
 
-def add_section_options(parser: argparse.ArgumentParser, section: str,
-                        configs: dict[str, Config]) -> argparse._ArgumentGroup:
+def add_section_options(
+    parser: argparse.ArgumentParser, section: str, configs: dict[str, Config]
+) -> argparse._ArgumentGroup:
     """One flag per declared setting of `section`, with `configs`' defaults in its help."""
     group = parser.add_argument_group(SECTIONS[section])
     for spec in section_specs(section):
@@ -81,11 +85,18 @@ def add_section_options(parser: argparse.ArgumentParser, section: str,
         help = spec.help + ("" if default == "none" else f" (default: {default})")
         help = help.replace("%", "%%")
         if spec.kind is bool:
-            group.add_argument(spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction,
-                               help=help)
+            group.add_argument(
+                spec.flag, dest=spec.name, action=argparse.BooleanOptionalAction, help=help
+            )
         else:
-            group.add_argument(spec.flag, dest=spec.name, type=_flag_type(spec), help=help,
-                               choices=spec.choices, metavar=_metavar(spec))
+            group.add_argument(
+                spec.flag,
+                dest=spec.name,
+                type=_flag_type(spec),
+                help=help,
+                choices=spec.choices,
+                metavar=_metavar(spec),
+            )
     return group
 
 
@@ -116,8 +127,9 @@ def overrides_from_env() -> dict[str, dict]:
     return out
 
 
-def config_from_args(args: argparse.Namespace, base: Config | None = None,
-                     sections=("data", "train")) -> Config:
+def config_from_args(
+    args: argparse.Namespace, base: Config | None = None, sections=("data", "train")
+) -> Config:
     """defaults (or `base`, e.g. a preset) <- environment <- --config TOML <- flags."""
     cfg = merge(base or Config(), overrides_from_env())
     if getattr(args, "config", None):

@@ -33,7 +33,9 @@ def _flag(action: argparse.Action) -> str:
     flags = ", ".join(f"`{f}`" for f in action.option_strings)
     if action.nargs == 0:
         return flags
-    metavar = action.metavar or ("|".join(action.choices) if action.choices else action.dest.upper())
+    metavar = action.metavar or (
+        "|".join(action.choices) if action.choices else action.dest.upper()
+    )
     return f"{flags} `{metavar}`"
 
 
@@ -55,12 +57,17 @@ def tables() -> str:
         parser = commands["sweep"] if section != "data" else commands["train"]
         group = next(g for g in parser._action_groups if g.title == title)
         both = section != "sweep"
-        header = ["flag", "meaning", "range"] + (["`train` default", "`sweep` default"] if both
-                                                 else ["default"])
+        header = ["flag", "meaning", "range"] + (
+            ["`train` default", "`sweep` default"] if both else ["default"]
+        )
         if section == "train":
             header.append("searchable")
-        out += [f"#### {title.capitalize()} options" + (" (train and sweep)" if both else " (sweep)"),
-                "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += [
+            f"#### {title.capitalize()} options" + (" (train and sweep)" if both else " (sweep)"),
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
         for action in group._group_actions:
             row = [_flag(action)]
             if action.dest in declared:
@@ -76,8 +83,11 @@ def tables() -> str:
             out.append("| " + " | ".join(_cell(c) for c in row) + " |")
         out.append("")
     for name in ("train", "sweep"):
-        own = [a for a in commands[name]._action_groups[1]._group_actions
-               if a.option_strings and a.dest != "help"]
+        own = [
+            a
+            for a in commands[name]._action_groups[1]._group_actions
+            if a.option_strings and a.dest != "help"
+        ]
         out += [f"#### `{name}`'s own options", "", "| flag | meaning |", "|---|---|"]
         out += [f"| {_cell(_flag(a))} | {_cell(a.help or '')} |" for a in own]
         out.append("")
@@ -96,5 +106,8 @@ def rewrite(readme: Path) -> bool:
 
 
 if __name__ == "__main__":
-    print("rewritten" if rewrite(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
-          else "unchanged")
+    print(
+        "rewritten"
+        if rewrite(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+        else "unchanged"
+    )

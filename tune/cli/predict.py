@@ -9,15 +9,19 @@ from tune.config import ConfigError
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("predict", help="classify texts with a trained checkpoint", description=__doc__)
-    p.add_argument("checkpoint", help="model.pt (or its directory) from `rnn-tune train` or a sweep")
+    p = subparsers.add_parser(
+        "predict", help="classify texts with a trained checkpoint", description=__doc__
+    )
+    p.add_argument(
+        "checkpoint", help="model.pt (or its directory) from `rnn-tune train` or a sweep"
+    )
     p.add_argument("texts", nargs="+", help="texts to classify")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
     p.set_defaults(run=run)
 
 
 def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], list[list[float]]]:
-    """-> (class names, probabilities (len(texts), num_classes)), using the checkpoint's own vocab."""
+    """-> (class names, probabilities (len(texts), num_classes)), with the checkpoint's vocab."""
     import numpy as np
     import torch
 
@@ -28,8 +32,12 @@ def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], list[li
 
     loaded = load_checkpoint(checkpoint)
     n = loaded.config.data.ngrams
-    split = encode([basic_english(t) for t in texts], [0] * len(texts), loaded.vocab,
-                   lambda tokens: list(ngrams_iterator(tokens, n)))
+    split = encode(
+        [basic_english(t) for t in texts],
+        [0] * len(texts),
+        loaded.vocab,
+        lambda tokens: list(ngrams_iterator(tokens, n)),
+    )
     tokens, lengths, _ = gather_batch(split, np.arange(len(split)))
     with torch.no_grad():
         probs = torch.softmax(loaded.model(tokens, lengths), dim=1)
@@ -43,8 +51,14 @@ def run(args: argparse.Namespace) -> int:
     for text, row in zip(args.texts, probs):
         best = max(range(len(names)), key=row.__getitem__)
         if args.json:
-            print(json.dumps({"text": text, "label": names[best], "probabilities": dict(zip(names, row))}))
+            print(
+                json.dumps(
+                    {"text": text, "label": names[best], "probabilities": dict(zip(names, row))}
+                )
+            )
         else:
-            shown = "  ".join(f"{name} {p:.1%}" for name, p in sorted(zip(names, row), key=lambda x: -x[1]))
+            shown = "  ".join(
+                f"{name} {p:.1%}" for name, p in sorted(zip(names, row), key=lambda x: -x[1])
+            )
             print(f"{names[best]}\t{text[:60]}\n    {shown}")
     return 0

@@ -9,8 +9,12 @@ from tune.config import ConfigError
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("report", help="write comparison tables and plots for sweep runs", description=__doc__)
-    p.add_argument("run_dirs", nargs="+", help="run directories (several are compared side by side)")
+    p = subparsers.add_parser(
+        "report", help="write comparison tables and plots for sweep runs", description=__doc__
+    )
+    p.add_argument(
+        "run_dirs", nargs="+", help="run directories (several are compared side by side)"
+    )
     p.add_argument("--out", help="output directory (default: the first run directory)")
     p.set_defaults(run=run)
 
@@ -28,7 +32,9 @@ def make_report(run_dirs: list[Path], out: Path) -> dict[str, Path]:
 
 def run(args: argparse.Namespace) -> int:
     run_dirs = [Path(d).expanduser().resolve() for d in args.run_dirs]
-    paths = make_report(run_dirs, Path(args.out).expanduser().resolve() if args.out else run_dirs[0])
+    paths = make_report(
+        run_dirs, Path(args.out).expanduser().resolve() if args.out else run_dirs[0]
+    )
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

@@ -20,16 +20,19 @@ from tune.presets import PRESETS
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("sweep", help="run a hyperparameter sweep", description=__doc__)
     p.add_argument("--preset", choices=sorted(PRESETS), help="starting config (default default)")
-    p.add_argument("--config", help="TOML file with [data], [train], [sweep] and [sweep.search]; "
-                   "flags override it")
+    p.add_argument(
+        "--config",
+        help="TOML file with [data], [train], [sweep] and [sweep.search]; flags override it",
+    )
     configs = preset_configs()
     for section in ("data", "train"):
         add_section_options(p, section, configs)
     g = add_section_options(p, "sweep", configs)
     g.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted sweep")
     g.add_argument("--no-report", action="store_true", help="do not write the report at the end")
-    g.add_argument("--quiet", action="store_true",
-                   help="print only the run directory and the final summary")
+    g.add_argument(
+        "--quiet", action="store_true", help="print only the run directory and the final summary"
+    )
     p.set_defaults(run=run)
 
 
@@ -46,9 +49,11 @@ def sweep_config(args: argparse.Namespace) -> Config:
     if fixed:
         search = {k: v for k, v in cfg.sweep.search.items() if k not in fixed}
         cfg = merge(cfg, {"sweep": {"search": search}})
-    paths = {k: str(Path(v).expanduser().resolve())
-             for k in ("data_dir", "cache_dir", "train_file", "test_file")
-             if (v := getattr(cfg.data, k))}
+    paths = {
+        k: str(Path(v).expanduser().resolve())
+        for k in ("data_dir", "cache_dir", "train_file", "test_file")
+        if (v := getattr(cfg.data, k))
+    }
     storage = cfg.sweep.storage or "runs"
     if "://" not in storage:
         storage = str(Path(storage).expanduser().resolve())
@@ -74,11 +79,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"rnn-tune sweep: {exc}", file=sys.stderr)
         return 130
     s = outcome.summary
-    print(f"trials {s['trials']}: completed {s['completed']}, stopped early {s['stopped_early']},"
-          f" errored {s['errored']} in {s['wall_s']:.0f}s")
+    print(
+        f"trials {s['trials']}: completed {s['completed']}, stopped early {s['stopped_early']},"
+        f" errored {s['errored']} in {s['wall_s']:.0f}s"
+    )
     for family, best in s["by_family"].items():
-        print(f"  best {family:4s} val_acc {best['val_acc']:.2%}  test_acc {best['test_acc']:.2%}"
-              f"  {best['checkpoint']}")
+        print(
+            f"  best {family:4s} val_acc {best['val_acc']:.2%}  test_acc {best['test_acc']:.2%}"
+            f"  {best['checkpoint']}"
+        )
     if not args.no_report:
         from tune.cli.report import make_report
 
