@@ -15,6 +15,7 @@ from pathlib import Path
 
 from data.errors import DataError
 from data.files import atomic_write_bytes, file_lock
+from data.tables import CSV_FIELD_LIMIT, not_utf8, open_text
 
 BASE_URL = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv"
 MD5 = {"train": "b1a00f826fdfbd249f79597b59e1dc12", "test": "d52ea96a97a2d943681189a97654912d"}
@@ -80,18 +81,24 @@ def read_ag_news_csv(path: Path) -> tuple[list[str], list[int]]:
     """
     texts: list[str] = []
     labels: list[int] = []
-    with open(path, encoding="utf-8", newline="") as f:
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    with open_text(path) as f:
         reader = csv.reader(f)
-        for row in reader:
-            if (
-                len(row) < 2
-                or not row[0].strip().isdigit()
-                or not 1 <= int(row[0]) <= len(CLASS_NAMES)
-            ):
-                raise DataError(
-                    f"{path}:{reader.line_num}: not an AG_NEWS row (class 1-4, title, "
-                    "description); check --data-dir"
-                )
-            labels.append(int(row[0]) - 1)
-            texts.append(" ".join(row[1:]))
+        try:
+            for row in reader:
+                if (
+                    len(row) < 2
+                    or not row[0].strip().isdigit()
+                    or not 1 <= int(row[0]) <= len(CLASS_NAMES)
+                ):
+                    raise DataError(
+                        f"{path}:{reader.line_num}: not an AG_NEWS row (class 1-4, title, "
+                        "description); check --data-dir"
+                    )
+                labels.append(int(row[0]) - 1)
+                texts.append(" ".join(row[1:]))
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc) from None
+        except csv.Error as exc:
+            raise DataError(f"{path}:{reader.line_num}: {exc}; check --data-dir") from None
     return texts, labels

@@ -55,6 +55,13 @@ class DataConfig:
         """Rules across fields (each field's own range is checked from its declaration)."""
         if self.dataset == "files" and not self.train_file:
             return ["dataset 'files' needs --train-file"]
+        given = [f for f in ("train_file", "test_file") if getattr(self, f)]
+        if self.dataset != "files" and given:
+            flag = "--" + given[0].replace("_", "-")
+            return [
+                f"{flag} is given but --dataset is {self.dataset}, which would ignore it; "
+                "drop --dataset (or pass --dataset files)"
+            ]
         return []
 
 

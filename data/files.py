@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import portalocker
@@ -44,7 +46,40 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def file_lock(path: Path, timeout: float = 3600.0) -> portalocker.Lock:
-    """An exclusive lock for every process on this node (parallel trials prepare data once)."""
+class LockBusy(Exception):
+    """Another process holds the lock and the caller chose not to wait."""
+
+
+@contextmanager
+def file_lock(path: Path, timeout: float = 3600.0, wait: bool = True) -> Iterator[None]:
+    """An exclusive lock for every process on this node (parallel trials prepare data once).
+
+    The lock file is removed on release, success or failure, so nothing is left behind. A
+    process that waited on a file its holder removed locks again, on the file now at `path`.
+    With `wait=False` a held lock raises LockBusy at once.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    return portalocker.Lock(str(path), mode="a", timeout=timeout, check_interval=0.2)
+    while True:
+        lock = portalocker.Lock(
+            str(path),
+            mode="a",
+            timeout=timeout if wait else 0,
+            check_interval=0.2,
+            fail_when_locked=not wait,
+        )
+        try:
+            handle = lock.acquire()
+        except portalocker.exceptions.AlreadyLocked:
+            raise LockBusy(str(path)) from None
+        try:
+            current = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        lock.release()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        lock.release()

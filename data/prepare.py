@@ -10,7 +10,9 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,14 +22,19 @@ from data import ag_news, synthetic
 from data.config import DataConfig, default_cache_dir
 from data.encode import EncodedSplit, encode
 from data.errors import DataError
-from data.files import atomic_write_text, file_digest, file_lock
+from data.files import atomic_write_text, current_umask, file_digest, file_lock
 from data.splits import stratified_split, subsample
 from data.tables import label_names, read_table
 from data.tokenizer import basic_english, ngrams_iterator
 from data.vocab import Vocab, build_vocab
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SPLITS = ("train", "val", "test")
+FILES = ("train.npz", "val.npz", "test.npz", "vocab.json")
+
+
+class BrokenCacheEntry(Exception):
+    """A cache entry is cut short, damaged or not the one its key names: it is rebuilt."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,23 @@ def prepare_data(cfg: DataConfig) -> PreparedData:
     fingerprint, load_raw = _source(cfg, cache_dir)
     key = _cache_key(cfg, fingerprint)
     target = cache_dir / "encoded" / key
-    if (target / "meta.json").is_file():
+    try:
         return _load(target, key, cache_hit=True)
-    with file_lock(cache_dir / "encoded" / f"{key}.lock"):
-        if (target / "meta.json").is_file():
-            return _load(target, key, cache_hit=True)
-        _build(cfg, load_raw(), target)
+    except BrokenCacheEntry:
+        pass
+    try:
+        with file_lock(cache_dir / "encoded" / f"{key}.lock"):
+            try:
+                return _load(target, key, cache_hit=True)
+            except BrokenCacheEntry as exc:
+                if target.exists():
+                    print(f"rnn-tune: rebuilding cache entry {target}: {exc}", file=sys.stderr)
+            _build(cfg, load_raw(), target)
+    except (PermissionError, FileExistsError, NotADirectoryError) as exc:
+        raise DataError(
+            f"cannot write the data cache at {exc.filename or cache_dir} ({exc.strerror}); "
+            "pass a writable --cache-dir or set $RNN_TUNE_CACHE_DIR"
+        ) from None
     return _load(target, key, cache_hit=False)
 
 
@@ -129,7 +147,18 @@ def _source(cfg: DataConfig, cache_dir: Path):
             if "test" in paths
             else None
         )
-        names = label_names(train.labels, test.labels if test else [])
+        names = label_names(train.labels)
+        if len(names) < 2:
+            raise DataError(
+                f"{paths['train']}: every usable row has the label {names[0]!r}; a classifier "
+                f"needs two or more classes in --label-column {cfg.label_column}"
+            )
+        unseen = sorted(set(test.labels) - set(names)) if test else []
+        if unseen:
+            raise DataError(
+                f"{paths['test']}: labels the training file never has: "
+                f"{', '.join(map(repr, unseen[:5]))}; a model cannot predict them"
+            )
         index = {name: i for i, name in enumerate(names)}
         return _Raw(
             train.texts,
@@ -181,11 +210,14 @@ def _build(cfg: DataConfig, raw: _Raw, target: Path) -> None:
     }
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; a shared cache needs the umask
     try:
         for name, split in splits.items():
             split.save(tmp / f"{name}.npz")
         vocab.save(tmp / "vocab.json")
         meta = {
+            "key": target.name,
+            "sha256": {name: file_digest(tmp / name) for name in FILES},
             "class_names": list(raw.class_names),
             "malformed_rows": raw.malformed_rows,
             "built_by_pid": os.getpid(),
@@ -201,15 +233,27 @@ def _build(cfg: DataConfig, raw: _Raw, target: Path) -> None:
 
 
 def _load(target: Path, key: str, cache_hit: bool) -> PreparedData:
-    meta = json.loads((target / "meta.json").read_text())
-    splits = {name: EncodedSplit.load(target / f"{name}.npz") for name in SPLITS}
-    return PreparedData(
-        Vocab.load(target / "vocab.json"),
-        tuple(meta["class_names"]),
-        splits["train"],
-        splits["val"],
-        splits["test"],
-        key,
-        cache_hit,
-        meta["malformed_rows"],
-    )
+    """The entry at `target`, checked against the checksums its meta.json (written last) holds."""
+    if not (target / "meta.json").is_file():
+        raise BrokenCacheEntry("no meta.json (never finished)")
+    try:
+        meta = json.loads((target / "meta.json").read_text())
+        if meta.get("key") != key:
+            raise BrokenCacheEntry(f"it names key {meta.get('key')!r}")
+        for name in FILES:
+            if file_digest(target / name) != meta["sha256"][name]:
+                raise BrokenCacheEntry(f"{name} does not match its checksum")
+        splits = {name: EncodedSplit.load(target / f"{name}.npz") for name in SPLITS}
+        vocab = Vocab.load(target / "vocab.json")
+        return PreparedData(
+            vocab,
+            tuple(meta["class_names"]),
+            splits["train"],
+            splits["val"],
+            splits["test"],
+            key,
+            cache_hit,
+            meta["malformed_rows"],
+        )
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise BrokenCacheEntry(f"unreadable ({type(exc).__name__})") from None

@@ -26,8 +26,22 @@ def stratified_split(
 
 
 def subsample(labels: np.ndarray, max_samples: int | None, seed: int) -> np.ndarray:
-    """Indices of at most `max_samples` rows, stratified, in their original order."""
+    """Indices of exactly `max_samples` rows (all rows if fewer), stratified, in their order.
+
+    Each class gets its share rounded down; the rows left over go to the classes with the
+    largest remainders.
+    """
     if max_samples is None or max_samples >= len(labels):
         return np.arange(len(labels))
-    _, held = stratified_split(labels, max_samples / len(labels), seed)
-    return held
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * max_samples / len(labels)
+    take = np.floor(quota).astype(int)
+    for i in np.argsort(-(quota - take), kind="stable")[: max_samples - take.sum()]:
+        take[i] += 1
+    chosen = []
+    for label, n in zip(classes, take):
+        idx = np.flatnonzero(labels == label)
+        rng.shuffle(idx)
+        chosen.append(idx[:n])
+    return np.sort(np.concatenate(chosen))

@@ -178,5 +178,28 @@ def build_model(
     )
 
 
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def estimate_parameters(
+    family: str,
+    vocab_size: int,
+    num_classes: int,
+    embed_dim: int,
+    hidden_dim: int,
+    num_layers: int,
+    bidirectional: bool,
+) -> int:
+    """The parameter count `build_model` would give, without allocating anything (so a size that
+    cannot be allocated is refused before it is tried)."""
+    directions = 2 if bidirectional else 1
+    total = vocab_size * embed_dim + hidden_dim * directions * num_classes + num_classes
+    for layer in range(num_layers):
+        inputs = embed_dim if layer == 0 else hidden_dim * directions
+        gates = GATES[family] * hidden_dim
+        total += directions * (gates * (inputs + hidden_dim) + 2 * gates)
+    return total
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -26,6 +26,9 @@ HYPERPARAMETERS = (
 )
 
 
+EPOCH_COLUMNS = ("epoch_s", "train_samples_per_s", "parameters", "cpus", "device", "node_id")
+
+
 class ReportError(ValueError):
     """A run directory cannot be read; the message names it and what was expected."""
 
@@ -40,8 +43,17 @@ class Run:
     trials: pd.DataFrame  # one row per trial
 
 
-def load_run(path: str | Path) -> Run:
+def run_names(paths: list[Path]) -> list[str]:
+    """Each run's label in a report: its folder name, or parent/name where two names collide."""
+    names = [Path(p).name for p in paths]
+    return [f"{Path(p).parent.name}/{n}" if names.count(n) > 1 else n for p, n in zip(paths, names)]
+
+
+def load_run(path: str | Path, name: str | None = None) -> Run:
+    """A run directory as tables. Its files are checked against what rnn-tune writes: anything
+    else is a ReportError naming the file, never a traceback."""
     path = Path(path)
+    name = name or path.name
     if not path.is_dir():
         raise ReportError(
             f"{path} is not a directory; pass a run directory printed by `rnn-tune sweep`"
@@ -50,21 +62,78 @@ def load_run(path: str | Path) -> Run:
         raise ReportError(
             f"{path} is not an rnn-tune run directory (needs {CONFIG_FILE} and {RECORDS_FILE})"
         )
-    config = json.loads((path / CONFIG_FILE).read_text())
-    summary = (
-        json.loads((path / SUMMARY_FILE).read_text()) if (path / SUMMARY_FILE).is_file() else None
+    config = _read_json(path / CONFIG_FILE)
+    _expect(
+        isinstance(config.get("train"), dict)
+        and isinstance(config["train"].get("epochs"), int)
+        and isinstance(config["train"].get("model"), str),
+        path / CONFIG_FILE,
+        "no [train] section with model and epochs",
     )
+    summary = _read_json(path / SUMMARY_FILE) if (path / SUMMARY_FILE).is_file() else None
+    if summary is not None:
+        check_summary(path / SUMMARY_FILE, summary)
     records = read_records(path / RECORDS_FILE)
     if not records:
         raise ReportError(f"{path} has no trial records yet; wait for the first trial to start")
-    epochs = epoch_rows(records, path.name)
-    return Run(
-        path.name,
+    epochs = epoch_rows(records, name)
+    trials = trial_rows(records, epochs, config, name, summary is not None)
+    return Run(name, path, config, summary, epochs, trials)
+
+
+def _expect(ok: bool, path: Path, what: str) -> None:
+    if not ok:
+        raise ReportError(
+            f"{path}: {what}; it is not a file rnn-tune wrote (restore it or remove the run)"
+        )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: unreadable ({type(exc).__name__}); restore it") from None
+    _expect(isinstance(value, dict), path, "not a JSON object")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_summary(path: Path, summary: dict[str, Any]) -> None:
+    """summary.json's shape, as far as the report reads it."""
+    families = summary.get("by_family")
+    _expect(isinstance(families, dict), path, "no by_family object")
+    best_rows = list(families.values()) + ([summary["best"]] if summary.get("best") else [])
+    for row in best_rows:
+        _expect(
+            isinstance(row, dict)
+            and isinstance(row.get("family"), str)
+            and isinstance(row.get("trial_id"), str)
+            and isinstance(row.get("checkpoint"), str)
+            and isinstance(row.get("config"), dict)
+            and all(_is_number(row.get(k)) for k in ("val_acc", "test_acc")),
+            path,
+            "a best-trial entry lacks family, trial_id, checkpoint, config, val_acc or test_acc",
+        )
+    confusion = summary.get("test_confusion", {})
+    _expect(
+        isinstance(confusion, dict)
+        and all(
+            isinstance(c, dict)
+            and isinstance(c.get("class_names"), list)
+            and isinstance(c.get("matrix"), list)
+            and all(isinstance(r, list) and all(map(_is_number, r)) for r in c["matrix"])
+            for c in confusion.values()
+        ),
         path,
-        config,
-        summary,
-        epochs,
-        trial_rows(records, epochs, config, path.name, summary is not None),
+        "test_confusion is not {family: {class_names, matrix}}",
+    )
+    _expect(
+        all(_is_number(summary.get(k, 0)) for k in ("trials", "wall_s")),
+        path,
+        "trials or wall_s is not a number",
     )
 
 
@@ -73,12 +142,32 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
         try:
-            out.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a killed driver
+        _expect(_is_record(record), path, f"line {number} is not a trial record")
+        out.append(record)
     return out
+
+
+def _is_record(r: Any) -> bool:
+    if not (
+        isinstance(r, dict)
+        and r.get("event") in ("start", "result", "complete", "error")
+        and isinstance(r.get("trial_id"), str)
+        and _is_number(r.get("time"))
+        and isinstance(r.get("config"), dict)
+    ):
+        return False
+    if r["event"] != "result":
+        return True
+    m = r.get("metrics")
+    return isinstance(m, dict) and (
+        bool(m.get("error")) or (isinstance(m.get("epoch"), int) and _is_number(m.get("val_acc")))
+    )
 
 
 def epoch_rows(records: list[dict[str, Any]], run: str) -> pd.DataFrame:
@@ -90,9 +179,10 @@ def epoch_rows(records: list[dict[str, Any]], run: str) -> pd.DataFrame:
     ]
     if not rows:
         return pd.DataFrame(columns=["run", "trial_id", "time", "epoch", "val_acc"])
-    frame = pd.DataFrame(rows).rename(
-        columns={"samples_per_s": "train_samples_per_s"}
-    )  # before 0.2
+    frame = pd.DataFrame(rows).rename(columns={"samples_per_s": "train_samples_per_s"})  # v0.1
+    for column in EPOCH_COLUMNS:
+        if column not in frame:
+            frame[column] = None
     return (
         frame.drop_duplicates(["trial_id", "epoch"], keep="last")
         .sort_values(["trial_id", "epoch"])
@@ -179,7 +269,9 @@ def trial_rows(
                 "train_samples_per_s": float(mine["train_samples_per_s"].mean())
                 if len(mine)
                 else np.nan,
-                "parameters": int(last["parameters"]) if last is not None else None,
+                "parameters": int(last["parameters"])
+                if last is not None and pd.notna(last["parameters"])
+                else None,
                 "cpus": float(last["cpus"])
                 if last is not None and pd.notna(last.get("cpus"))
                 else None,

@@ -17,7 +17,7 @@ import pandas as pd
 from data.files import atomic_write_bytes, atomic_write_text
 from results import plots, tables
 from results.headline import headline, seed_baseline_line, test_size
-from results.load import Run, load_run
+from results.load import Run, load_run, run_names
 
 Section = tuple[str, str, Any]  # (heading, note, table or None)
 
@@ -29,7 +29,7 @@ def write_report(
 
     `importances` maps a run's name to {"n_trials": N, "importances": {param: (mean, std)}}.
     """
-    runs = [load_run(d) for d in run_dirs]
+    runs = [load_run(d, name) for d, name in zip(run_dirs, run_names(run_dirs))]
     out.mkdir(parents=True, exist_ok=True)
     trials = pd.concat([r.trials for r in runs], ignore_index=True)
     atomic_write_text(out / "trials.csv", trials.to_csv(index=False))

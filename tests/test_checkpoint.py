@@ -1,5 +1,7 @@
 """Checkpoints: standalone and run-directory ones, and format-1 files (before the layer split)."""
 
+import subprocess
+
 import pytest
 import torch
 from torch import nn
@@ -79,3 +81,45 @@ def test_run_directory_checkpoint_needs_its_run_vocab(tmp_path):
     (run / "config.json").write_text("{}")
     loaded = load_checkpoint(run / "trial_1" / "checkpoint_000001")
     assert loaded.vocab == vocab and loaded.class_names == ["n", "p"]
+
+
+class Payload:
+    """Any class: a pickle that names it is refused by weights_only=True."""
+
+
+def standalone(tmp_path) -> dict:
+    cfg = Config.from_dict({"train": {"embed_dim": 4, "hidden_dim": 4}})
+    vocab = Vocab(["<pad>", "<unk>", "x", "y"])
+    model = model_for(cfg.train, len(vocab), 2)
+    path = save_checkpoint(tmp_path / "good", model, cfg, ["n", "p"], 1, {}, vocab=vocab)
+    return torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (lambda p: {k: v for k, v in p.items() if k != "model_state"}, "'model_state' is missing"),
+        (lambda p: {**p, "class_names": "np"}, "'class_names' is missing or not a list"),
+        (lambda p: {**p, "config": {"train": {"model": "cnn"}}}, "its config is invalid"),
+        (
+            lambda p: {**p, "model_state": {"head.weight": torch.zeros(1)}},
+            "its weights do not fit its config",
+        ),
+        (lambda p: {**p, "vocab": 7}, "its vocab is not a token list"),
+        (lambda p: Payload(), "is not an rnn-tune checkpoint (UnpicklingError)"),
+        (lambda p: [1, 2], "is not an rnn-tune checkpoint of format"),
+    ],
+    ids=["no-weights", "names", "config", "shapes", "vocab", "pickled-class", "a-list"],
+)
+def test_a_damaged_or_foreign_checkpoint_is_one_line_without_unsafe_advice(
+    tmp_path, tamper, message
+):
+    bad = tmp_path / "bad.pt"
+    torch.save(tamper(standalone(tmp_path)), bad)
+    result = subprocess.run(
+        ["rnn-tune", "predict", str(bad), "some text"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(bad) in lines[0], result.stderr
+    assert "weights_only" not in result.stderr and "allow_pickle" not in result.stderr

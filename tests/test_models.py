@@ -12,7 +12,13 @@ from data.vocab import build_vocab
 from models import MODEL_FAMILIES
 from models.classifier import CLASSES, build_model
 from tune.config import TrainConfig
-from tune.training import clip_gradients, evaluate, make_optimizer, train_one_epoch
+from tune.training import (
+    EVAL_BATCH_SIZE,
+    clip_gradients,
+    evaluate,
+    make_optimizer,
+    train_one_epoch,
+)
 
 
 @pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
@@ -163,7 +169,7 @@ def fit(model, train, test, epochs, lr=5e-3):
     for epoch in range(epochs):
         batches.set_epoch(epoch)
         train_one_epoch(model, batches, optimizer, torch.device("cpu"), grad_clip=5.0)
-    return evaluate(model, PaddedBatches(test, 256), torch.device("cpu")).acc
+    return evaluate(model, PaddedBatches(test, EVAL_BATCH_SIZE), torch.device("cpu")).acc
 
 
 @pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
@@ -197,3 +203,13 @@ def test_embed_dropout_drops_embedded_tokens_in_training_only():
     torch.testing.assert_close(model(tokens, lengths), model(tokens, lengths))
     plain = build_model("gru", 50, 4, embed_dim=8, hidden_dim=8, embed_dropout=0.0)
     torch.testing.assert_close(plain(tokens, lengths), plain(tokens, lengths))
+
+
+@pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
+@pytest.mark.parametrize("bidirectional, num_layers", [(False, 1), (True, 3)])
+def test_parameter_estimate_matches_the_built_model(family, bidirectional, num_layers):
+    from models.classifier import count_parameters, estimate_parameters
+
+    shape = dict(embed_dim=12, hidden_dim=10, num_layers=num_layers, bidirectional=bidirectional)
+    built = build_model(family, 97, 5, **shape)
+    assert estimate_parameters(family, 97, 5, **shape) == count_parameters(built)

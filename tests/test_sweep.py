@@ -76,6 +76,7 @@ hidden_dim = {choice = [16, 32]}
         *TINY,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "ERROR" not in result.stderr, result.stderr[-3000:]
     run_dir = tmp_path / "e2e"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["trials"] == 6 and summary["errored"] == 0
@@ -93,6 +94,7 @@ hidden_dim = {choice = [16, 32]}
     assert sampled == {json.dumps(t.params, sort_keys=True) for t in study.trials}
     best_seen = max(r["metrics"]["val_acc"] for r in results)
     assert summary["best"]["val_acc"] == pytest.approx(best_seen)
+    assert {r["metrics"]["threads"] for r in results} == {1}  # the trial's CPUs, no --threads
     assert {r["metrics"]["device"] for r in results} == {"cpu"} and all(
         r["metrics"]["node_id"] for r in results
     )
@@ -181,9 +183,9 @@ def test_nan_trial_fails_alone(tmp_path):
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
 def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, stop):
     # One trial at a time, epochs of a few seconds: the kill below lands mid-epoch of the third
-    # trial,
-    # after Ray's once-a-second snapshot has recorded its start (a start or completion in the last
-    # second before a SIGKILL is not in Ray's snapshot, and Optuna's database would be ahead of it).
+    # trial, after Ray's once-a-second snapshot has recorded its start (a start or completion in
+    # the last second before a SIGKILL is not in Ray's snapshot, and Optuna's database would be
+    # ahead of it).
     args = [
         "--dataset",
         "synthetic",

@@ -15,7 +15,7 @@ def test_csv_with_string_labels_and_malformed_rows(tmp_path, capsys):
     assert table.problems == [
         f"{f}:3: 1 fields, expected 2",
         f"{f}:4: empty text",
-        f"{f}:6: empty label",
+        f"{f}:6: missing label",
     ]
     assert f"{f}:3" in capsys.readouterr().err
 

@@ -95,11 +95,35 @@ def read_payload(path: Path, device: torch.device | str = "cpu") -> dict[str, An
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
         raise ConfigError(f"{path} is not an rnn-tune checkpoint ({type(exc).__name__})") from None
-    if isinstance(payload, dict) and payload.get("format") == 1:
+    if (
+        isinstance(payload, dict)
+        and payload.get("format") == 1
+        and isinstance(payload.get("model_state"), dict)
+    ):
         payload = upgrade_format_1(payload)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"{path} is not an rnn-tune checkpoint of format {FORMAT}")
     return payload
+
+
+MODEL_FIELDS = {"model_state": dict, "config": dict, "class_names": list, "epoch": int}
+
+
+def check_fields(path: Path, payload: dict[str, Any], fields: dict[str, type]) -> None:
+    for key, kind in fields.items():
+        if not isinstance(payload.get(key), kind):
+            raise ConfigError(
+                f"{path}: checkpoint field {key!r} is missing or not a {kind.__name__}; the file "
+                "is damaged or was not written by rnn-tune"
+            )
+
+
+def load_weights(path: Path, model: torch.nn.Module, state: dict[str, Any]) -> None:
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        raise ConfigError(f"{path}: its weights do not fit its config ({first})") from None
 
 
 def upgrade_format_1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -119,9 +143,11 @@ def restore_training(
     directory: Path, cfg: Config, vocab_size: int, num_classes: int, device: torch.device
 ) -> tuple[RecurrentClassifier, dict | None, int]:
     """A trial's (model, optimizer state or None, epoch) from its last checkpoint, on `device`."""
-    payload = read_payload(Path(directory) / MODEL_FILE, device)
+    path = Path(directory) / MODEL_FILE
+    payload = read_payload(path, device)
+    check_fields(path, payload, MODEL_FIELDS)
     model = model_for(cfg.train, vocab_size, num_classes)
-    model.load_state_dict(payload["model_state"])
+    load_weights(path, model, payload["model_state"])
     optimizer_path = Path(directory) / OPTIMIZER_FILE
     optimizer_state = (
         read_payload(optimizer_path, device)["optimizer_state"]
@@ -145,6 +171,9 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Loa
     if path.is_dir():
         path = path / MODEL_FILE
     payload = read_payload(path, device)
+    check_fields(path, payload, MODEL_FIELDS)
+    if not isinstance(payload.get("vocab"), (list, type(None))):
+        raise ConfigError(f"{path}: its vocab is not a token list; the file is damaged")
     if payload["vocab"] is not None:
         vocab = Vocab(payload["vocab"])
     else:
@@ -155,12 +184,15 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Loa
                 "pass a best/FAMILY/model.pt or the checkpoint inside its run directory"
             )
         vocab = Vocab.load(vocab_path)
-    cfg = Config.from_dict(payload["config"])
+    try:
+        cfg = Config.from_dict(payload["config"])
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: its config is invalid: {exc}") from None
     model = model_for(cfg.train, len(vocab), len(payload["class_names"]))
-    model.load_state_dict(payload["model_state"])
+    load_weights(path, model, payload["model_state"])
     model.to(device).eval()
     return LoadedCheckpoint(
-        model, cfg, vocab, payload["class_names"], payload["epoch"], payload["metrics"]
+        model, cfg, vocab, payload["class_names"], payload["epoch"], payload.get("metrics") or {}
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import optuna
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from tune.config import Config, ConfigError
+from tune.config import Config, ConfigError, TrainConfig
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 PACKAGES = ("data", "models", "tune")
@@ -127,9 +129,13 @@ def check_storage_visible(run_dir: Path) -> None:
         )
 
 
-def check_resources(cfg: Config) -> None:
-    """Fail early when no node can ever hold one trial (Ray would leave it pending forever)."""
-    nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
+def check_resources(cfg: Config, nodes: list[dict[str, float]] | None = None) -> None:
+    """Fail early when no node can ever hold one trial (Ray would leave it pending forever).
+
+    `nodes` ({"CPU": n, "GPU": m} each) defaults to the running Ray's live nodes.
+    """
+    if nodes is None:
+        nodes = [n["Resources"] for n in ray.nodes() if n["Alive"]]
     s = cfg.sweep
     if not any(
         r.get("CPU", 0) >= s.cpus_per_trial and r.get("GPU", 0) >= s.gpus_per_trial for r in nodes
@@ -137,7 +143,59 @@ def check_resources(cfg: Config) -> None:
         largest = max(nodes, key=lambda r: (r.get("GPU", 0), r.get("CPU", 0)), default={})
         raise ConfigError(
             f"no node has {s.cpus_per_trial:g} CPUs and {s.gpus_per_trial:g} GPUs for one trial "
-            "(largest: "
-            f"{largest.get('CPU', 0):g} CPUs, {largest.get('GPU', 0):g} GPUs); lower "
+            f"(largest: {largest.get('CPU', 0):g} CPUs, {largest.get('GPU', 0):g} GPUs); lower "
             "--cpus-per-trial/--gpus-per-trial"
+        )
+
+
+def joins_cluster(cfg: Config) -> bool:
+    return bool(cfg.sweep.address or os.environ.get("RAY_ADDRESS") or inside_ray_job())
+
+
+def preflight(cfg: Config) -> None:
+    """Checks that need no Ray and write nothing, made before a run directory is touched: the
+    cluster address answers, or this machine can hold one trial."""
+    if cfg.sweep.address and cfg.sweep.address != "auto":
+        check_address(cfg.sweep.address)
+    elif not joins_cluster(cfg):
+        import torch
+
+        check_resources(cfg, [{"CPU": os.cpu_count() or 1, "GPU": torch.cuda.device_count()}])
+
+
+def check_address(address: str, timeout_s: float = 5.0) -> None:
+    """HOST:PORT or ray://HOST:PORT, with something listening there (Ray alone would retry for
+    minutes)."""
+    match = re.fullmatch(r"(?:ray://)?\[?([^\[\]/]+?)\]?:(\d+)", address)
+    if not match or not 1 <= int(match.group(2)) <= 65535:
+        raise ConfigError(
+            f"--address {address!r} is not HOST:PORT, ray://HOST:PORT or auto (port 1-65535)"
+        )
+    host, port = match.group(1), int(match.group(2))
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise ConfigError(
+            f"nothing answers at --address {address} ({reason}); check the address and that the "
+            "cluster is up"
+        ) from None
+
+
+def check_model_fits(t: TrainConfig, vocab_size: int, num_classes: int) -> None:
+    """Refuse a model whose training state (weights, gradients, two Adam moments: 16 bytes per
+    parameter) exceeds this machine's memory. A sweep passes the largest setting its search can
+    pick (`search_space.largest_train`)."""
+    from models.classifier import estimate_parameters
+
+    params = estimate_parameters(
+        t.model, vocab_size, num_classes, t.embed_dim, t.hidden_dim, t.num_layers, t.bidirectional
+    )
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if 16 * params > memory:
+        raise ConfigError(
+            f"a {t.model} with embed_dim {t.embed_dim}, hidden_dim {t.hidden_dim}, num_layers "
+            f"{t.num_layers} and a {vocab_size:,}-token vocab has {params:,} parameters, "
+            f"{16 * params / 2**30:.0f} GiB to train; this machine has {memory / 2**30:.0f} GiB: "
+            "lower the sizes or --max-vocab-size"
         )

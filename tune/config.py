@@ -67,7 +67,7 @@ class TrainConfig:
         "fp32", "bf16 runs forward passes under autocast (for CUDA)", choices=PRECISIONS
     )
     threads: int | None = setting(
-        None, "torch CPU threads (else torch's choice; in a sweep, the trial's CPUs)", ge=1
+        None, "torch CPU threads (else torch's choice; in a sweep, the trial's CPUs)", ge=1, le=1024
     )
 
     def problems(self) -> list[str]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
+import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
+from sqlalchemy.exc import SQLAlchemyError
 
-from results.load import SUMMARY_FILE
+STUDY_FILE = "optuna.db"
 
 
 def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
@@ -19,23 +21,20 @@ def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
     deviation over bootstrap resamples of those trials, so a reader sees how much the ranking
     rests on. Empty when the study is missing or too few trials finished.
     """
-    summary_path = run_dir / SUMMARY_FILE
-    if not summary_path.is_file():
+    trials = read_study(run_dir)
+    if trials is None:
         return {}
-    summary = json.loads(summary_path.read_text())
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    study.add_trials(trials)
+    finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     try:
-        study = optuna.load_study(
-            study_name=summary["optuna_study"], storage=summary["optuna_storage"]
-        )
-        finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         point = optuna.importance.get_param_importances(study)
-    except (KeyError, ValueError, RuntimeError):
+    except (ValueError, RuntimeError):
         return {}
     rng = np.random.default_rng(0)
     samples = []
     for _ in range(resamples):
-        boot = optuna.create_study(direction=study.direction)
+        boot = optuna.create_study(direction="maximize")
         boot.add_trials([finished[i] for i in rng.integers(0, len(finished), len(finished))])
         try:
             samples.append(optuna.importance.get_param_importances(boot))
@@ -49,3 +48,33 @@ def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
         "n_trials": len(finished),
         "importances": {key: (float(v), spread[key]) for key, v in point.items()},
     }
+
+
+def read_study(run_dir: Path) -> list[optuna.trial.FrozenTrial] | None:
+    """The trials of the study in RUN_DIR/optuna.db, read without writing anything.
+
+    Only the run's own SQLite file is read (never a URL named in a file), opened read-only and
+    copied into a temporary database that Optuna may migrate or lock as it likes. None when the
+    file is absent or holds no single readable study (a run on another --optuna-storage).
+    """
+    path = run_dir / STUDY_FILE
+    if not path.is_file():
+        return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / STUDY_FILE
+        try:
+            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            with sqlite3.connect(copy) as target:
+                source.backup(target)
+            source.close()
+            storage = optuna.storages.RDBStorage(f"sqlite:///{copy}")
+            names = optuna.get_all_study_names(storage)
+            if len(names) != 1:
+                return None
+            trials = optuna.load_study(study_name=names[0], storage=storage).get_trials()
+            storage.remove_session()
+            storage.engine.dispose()
+        except (sqlite3.Error, SQLAlchemyError, ValueError, KeyError, RuntimeError):
+            return None  # not an Optuna database: the report goes on without importances
+    return trials

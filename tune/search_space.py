@@ -6,9 +6,12 @@ Keys are train-setting names (`lr`, `embed_dim`, `model`, ...), the same names t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from ray import tune
+
+from tune.config import Config, TrainConfig
 
 
 def tune_space(search: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -30,6 +33,23 @@ def tune_space(search: dict[str, dict[str, Any]]) -> dict[str, Any]:
         elif kind == "lograndint":
             space[key] = tune.lograndint(args[0], args[1] + 1)
     return space
+
+
+def largest_train(cfg: Config) -> TrainConfig:
+    """The train settings with every searched size at the top of its range (LSTM if the family
+    is searched): the biggest model the sweep can build."""
+    top: dict[str, Any] = {}
+    for key in ("embed_dim", "hidden_dim", "num_layers"):
+        spec = cfg.sweep.search.get(key)
+        if spec:
+            ((kind, args),) = spec.items()
+            top[key] = max(args)
+    if "model" in cfg.sweep.search:
+        by_size = ("rnn", "gru", "lstm")
+        top["model"] = max(cfg.sweep.search["model"]["choice"], key=by_size.index)
+    if "bidirectional" in cfg.sweep.search:
+        top["bidirectional"] = True in cfg.sweep.search["bidirectional"]["choice"]
+    return replace(cfg.train, **top)
 
 
 def family_first_points(

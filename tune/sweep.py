@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,15 +23,22 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from data.batches import PaddedBatches
+from data.files import LockBusy, file_lock
 from data.prepare import PreparedData, prepare_data
 from results.load import CONFIG_FILE, RECORDS_FILE, trial_status
 from tune.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
-from tune.cluster import check_resources, check_storage_visible, inside_ray_job, start_ray
+from tune.cluster import (
+    check_model_fits,
+    check_resources,
+    check_storage_visible,
+    inside_ray_job,
+    start_ray,
+)
 from tune.config import Config, ConfigError, read_config_json, write_config_json
 from tune.pruning import CheckpointPruner, delete_checkpoint
-from tune.ray_state import repair_state
+from tune.ray_state import ExperimentStateGuard, repair_state
 from tune.records import LiveProgress, TrialRecorder, unfinished_trials
-from tune.search_space import family_first_points, tune_space
+from tune.search_space import family_first_points, largest_train, tune_space
 from tune.summary import write_summary
 from tune.training import EVAL_BATCH_SIZE, evaluate
 from tune.trial import run_trial
@@ -39,6 +48,9 @@ from tune.trial import run_trial
 class SweepOutcome:
     run_dir: Path
     summary: dict[str, Any]
+
+
+LOCK_FILE = ".sweep.lock"
 
 
 class SweepInterrupted(Exception):
@@ -99,6 +111,7 @@ def run_sweep(
     if inside_ray_job():
         os.chdir(run_dir)  # Ray may re-extract the job's working_dir (our cwd) while the sweep runs
     data = prepare_data(cfg.data)
+    check_model_fits(largest_train(cfg), len(data.vocab), len(data.class_names))
     if not quiet:
         print(
             f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, "
@@ -119,7 +132,7 @@ def run_sweep(
             if not is_uri(cfg.sweep.storage):
                 for name in repair_state(run_dir):
                     print(
-                        f"repaired {name} from Ray's staging copy (the driver was killed while "
+                        f"repaired {name} from the run's backup (the driver was killed while "
                         "writing it)",
                         flush=True,
                     )
@@ -197,7 +210,12 @@ def _new_tuner(
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1, checkpoint_score_attribute="val_acc", checkpoint_score_order="max"
             ),
-            callbacks=[TrialRecorder(str(run_dir)), LiveProgress(cfg.train.epochs, quiet), pruner],
+            callbacks=[
+                TrialRecorder(str(run_dir)),
+                LiveProgress(cfg.train.epochs, quiet),
+                pruner,
+                ExperimentStateGuard(str(run_dir)),
+            ],
         ),
     )
 
@@ -284,22 +302,36 @@ def _confusion(labels, preds, n: int) -> list[list[int]]:
     return matrix
 
 
-def prepare_run_dir(cfg: Config) -> Path:
-    """A new run directory `storage/name` with config.json written first (what was asked).
-
-    With a cloud `storage` URI, the run directory for the driver's plain files is
-    `local_dir/name` (default `runs/name`) and Ray keeps checkpoints at the URI.
-    """
+def run_dir_for(cfg: Config) -> Path:
+    """`storage/name`; with a cloud `storage` URI, `local_dir/name` (default `runs/name`) holds
+    the driver's plain files and Ray keeps checkpoints at the URI."""
     root = (cfg.sweep.local_dir or "runs") if is_uri(cfg.sweep.storage) else cfg.sweep.storage
-    run_dir = Path(root).expanduser().resolve() / cfg.sweep.name
-    if (run_dir / RECORDS_FILE).exists():
+    return Path(root).expanduser().resolve() / cfg.sweep.name
+
+
+@contextmanager
+def claim_run_dir(run_dir: Path) -> Iterator[None]:
+    """Hold RUN_DIR/.sweep.lock while a driver works there: a second sweep or --resume on the
+    same directory refuses at once instead of writing over the first."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with file_lock(run_dir / LOCK_FILE, wait=False):
+            yield
+    except LockBusy:
+        raise ConfigError(
+            f"run directory {run_dir} is in use by another rnn-tune sweep; wait for it to end "
+            "or pick another --name"
+        ) from None
+
+
+def start_run_dir(cfg: Config, run_dir: Path) -> None:
+    """A new run: config.json written first (what was asked); a run already started is refused."""
+    if (run_dir / RECORDS_FILE).exists() or (run_dir / "tuner.pkl").exists():
         raise ConfigError(
             f"run directory {run_dir} already exists; resume it with --resume {run_dir} or pick "
             "another --name"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
     write_config_json(cfg, run_dir / CONFIG_FILE)
-    return run_dir
 
 
 def load_run_config(run_dir: Path) -> Config:

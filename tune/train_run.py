@@ -17,6 +17,7 @@ from data.files import atomic_write_text
 from data.prepare import prepare_data
 from models.classifier import count_parameters
 from tune.checkpoint import save_checkpoint
+from tune.cluster import check_model_fits
 from tune.config import Config, write_config_json
 from tune.device import describe, resolve_device
 from tune.progress import ProgressBar
@@ -37,6 +38,7 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
         torch.set_num_threads(cfg.train.threads)
     started = time.perf_counter()
     data = prepare_data(cfg.data)
+    check_model_fits(cfg.train, len(data.vocab), len(data.class_names))
     print(
         f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab "
         f"{len(data.vocab)}, "

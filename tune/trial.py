@@ -61,6 +61,7 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
         "node_id": ray.get_runtime_context().get_node_id(),
         "parameters": count_parameters(model),
         "cpus": cpus,
+        "threads": torch.get_num_threads(),
     }
     epochs = train_epochs(
         model, optimizer, data.train, data.val, cfg.train, device, start_epoch, on_batch

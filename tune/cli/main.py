@@ -36,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError) as exc:
         print(f"rnn-tune {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only folder, a path that is a file
+        where = f" {exc.filename}" if exc.filename else ""
+        print(
+            f"rnn-tune {args.command}: error: {exc.strerror or exc}:{where}; check that the path "
+            "is a writable folder with free space",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"rnn-tune {args.command}: interrupted", file=sys.stderr)
         return 130

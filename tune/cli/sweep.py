@@ -62,22 +62,34 @@ def sweep_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tune.sweep import SweepInterrupted, load_run_config, prepare_run_dir, run_sweep
+    from tune.cluster import preflight
+    from tune.sweep import (
+        SweepInterrupted,
+        claim_run_dir,
+        load_run_config,
+        run_dir_for,
+        run_sweep,
+        start_run_dir,
+    )
 
+    if args.address and args.resume:
+        raise ConfigError("--address cannot change on --resume; the run's config.json fixes it")
     if args.resume:
         run_dir = Path(args.resume).expanduser().resolve()
         cfg = load_run_config(run_dir)
     else:
         cfg = sweep_config(args)
-        run_dir = prepare_run_dir(cfg)
-    if args.address and args.resume:
-        raise ConfigError("--address cannot change on --resume; the run's config.json fixes it")
-    print(f"run directory: {run_dir}", flush=True)
-    try:
-        outcome = run_sweep(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
-    except SweepInterrupted as exc:
-        print(f"rnn-tune sweep: {exc}", file=sys.stderr)
-        return 130
+        run_dir = run_dir_for(cfg)
+    preflight(cfg)
+    with claim_run_dir(run_dir):
+        if not args.resume:
+            start_run_dir(cfg, run_dir)
+        print(f"run directory: {run_dir}", flush=True)
+        try:
+            outcome = run_sweep(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
+        except SweepInterrupted as exc:
+            print(f"rnn-tune sweep: {exc}", file=sys.stderr)
+            return 130
     s = outcome.summary
     print(
         f"trials {s['trials']}: completed {s['completed']}, stopped early {s['stopped_early']},"
