@@ -33,10 +33,11 @@ BACKUP_DIR = ".state-backup"
 
 
 def intact(path: Path) -> bool:
-    """A complete JSON document or pickle stream, read without running anything in it."""
+    """A complete JSON document (experiment_state) or pickle stream (the others, whatever their
+    suffix), read without running anything in it."""
     try:
         data = path.read_bytes()
-        if path.suffix == ".json":
+        if path.name.startswith("experiment_state-"):
             json.loads(data)
         else:
             ops = list(pickletools.genops(data))
