@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 
 import numpy as np
 import pandas as pd
@@ -255,3 +256,41 @@ def test_two_runs_with_the_same_name_are_kept_apart(tmp_path):
     assert sorted(set(trials["run"])) == ["a/rep", "b/rep"] and len(trials) == 4
     best = trials.groupby("run")["best_val_acc"].max()
     assert best["a/rep"] == pytest.approx(0.62) and best["b/rep"] == pytest.approx(0.72)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--address", "127.0.0.1:1"], "nothing answers at --address 127.0.0.1:1"),
+        (["--address", "ray://127.0.0.1:99999"], "is not HOST:PORT"),
+        (["--cpus-per-trial", "4096"], "no node has 4096 CPUs"),
+        (["--name", "../escape"], "must be one plain folder name"),
+        (["--name", "."], "must be one plain folder name"),
+        (["--dashboard-port", "0"], "dashboard_port must be >= 1"),
+        (["--num-samples", "-3"], "num_samples must be >= 1"),
+        (["--time-budget", "soon"], "invalid duration 'soon'"),
+    ],
+)
+def test_a_sweep_refuses_bad_settings_before_any_work(tmp_path, args, message):
+    started = time.monotonic()
+    result = rnn_tune(
+        "sweep", "--dataset", "synthetic", "--storage", str(tmp_path / "runs"), *args, cwd=tmp_path
+    )
+    assert result.returncode == 2 and time.monotonic() - started < 15
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "runs").exists()  # nothing written, Ray never started
+
+
+def test_a_search_space_that_cannot_be_sampled_is_refused_before_any_work(tmp_path):
+    (tmp_path / "s.toml").write_text("[sweep.search]\nlr = {loguniform = [0.0, 0.01]}\n")
+    result = rnn_tune(
+        "sweep",
+        "--config",
+        str(tmp_path / "s.toml"),
+        "--storage",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "sweep.search.lr must be > 0" in result.stderr
+    assert not (tmp_path / "runs").exists()

@@ -28,15 +28,29 @@ def state_dir(tmp_path):
     return run
 
 
-def test_damaged_files_come_back_from_the_runs_backup(tmp_path):
+def files(run):
+    return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+
+
+def test_a_damaged_file_brings_back_the_newest_whole_set(tmp_path):
     run = state_dir(tmp_path)
+    assert back_up_state(run).name == "00000001"
+    (run / "searcher-state-1.pkl").write_bytes(pickle.dumps({"trials": [1, 2, 3, 4]}))
+    (run / "experiment_state-1.json").write_text(json.dumps({"trial_data": [4]}))
+    newest = files(run)
     back_up_state(run)
-    whole = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    for path in run.iterdir():
-        if path.is_file():
-            path.write_bytes(path.read_bytes()[:9])
-    assert sorted(repair_state(run)) == sorted(whole)
-    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == whole
+    back_up_state(run)  # three sets taken, the oldest dropped
+    assert sorted(p.name for p in (run / BACKUP_DIR).iterdir()) == ["00000002", "00000003"]
+    (run / "experiment_state-1.json").write_text('{"trial_data": [')  # cut short
+    (run / "search_gen_state-1.json").write_bytes(pickle.dumps({"counter": 9}))  # newer, whole
+    assert repair_state(run) == ["experiment_state-1.json"]
+    assert files(run) == newest  # every file from one set: they agree with each other
+
+
+def test_a_set_with_a_damaged_file_is_not_backed_up(tmp_path):
+    run = state_dir(tmp_path)
+    (run / "searcher-state-1.pkl").write_bytes(pickle.dumps([1, 2])[:-1])
+    assert back_up_state(run) is None and not (run / BACKUP_DIR).exists()
 
 
 def test_no_backup_is_a_clear_error(tmp_path):
@@ -53,4 +67,5 @@ def test_checks_never_run_a_pickle(tmp_path):
     assert intact(run / "searcher-state-1.pkl")
     back_up_state(run)
     assert repair_state(run) == []
-    assert (run / BACKUP_DIR / "searcher-state-1.pkl").is_file() and not marker.exists()
+    assert (run / BACKUP_DIR / "00000001" / "searcher-state-1.pkl").is_file()
+    assert not marker.exists()

@@ -2,9 +2,9 @@
 
 Ray copies its state (trial list, searcher, search counter) into the run directory every second,
 overwriting in place, so a driver killed during that copy leaves a file cut short and
-`Tuner.restore` fails. `StateBackup` keeps the last intact copy of each file in
-`RUN_DIR/.state-backup/` while the sweep runs, and `repair_state` takes damaged files back from
-there: only from the run's own directory, never from Ray's shared temporary folders.
+`Tuner.restore` fails. `ExperimentStateGuard` backs up each complete set of those files into
+`RUN_DIR/.state-backup/` while the sweep runs, and `repair_state` puts the newest set back: only
+from the run's own directory, never from Ray's shared temporary folders.
 
 Checks never unpickle: a pickle is intact when its opcode stream runs to its STOP.
 """
@@ -15,12 +15,10 @@ import json
 import pickletools
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from ray.tune import Callback
 
-from data.files import atomic_write_bytes
 from tune.config import ConfigError
 
 STATE_PATTERNS = (
@@ -30,6 +28,7 @@ STATE_PATTERNS = (
     "basic-variant-state-*.json",
 )
 BACKUP_DIR = ".state-backup"
+COMPLETE = "COMPLETE"
 
 
 def intact(path: Path) -> bool:
@@ -52,11 +51,29 @@ def state_files(run_dir: Path) -> list[Path]:
     return [p for pattern in STATE_PATTERNS for p in sorted(run_dir.glob(pattern))]
 
 
-def back_up_state(run_dir: Path) -> None:
-    """Copy each intact state file into RUN_DIR/.state-backup/ (atomically)."""
-    for path in state_files(run_dir):
-        if intact(path):
-            atomic_write_bytes(run_dir / BACKUP_DIR / path.name, path.read_bytes())
+def back_up_state(run_dir: Path, keep: int = 2) -> Path | None:
+    """Copy the state files, all together, into a new RUN_DIR/.state-backup/NNNNNNNN/ (complete
+    once its COMPLETE marker is written, last); keep the newest `keep`. None if a file is not
+    intact (being written): the set is backed up whole or not at all."""
+    files = state_files(run_dir)
+    if not files or not all(intact(p) for p in files):
+        return None
+    root = run_dir / BACKUP_DIR
+    numbers = [int(p.name) for p in root.glob("*") if p.name.isdigit()]
+    target = root / f"{max(numbers, default=0) + 1:08d}"
+    target.mkdir(parents=True)
+    for path in files:
+        shutil.copyfile(path, target / path.name)
+    (target / COMPLETE).write_text("")
+    for old in complete_backups(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def complete_backups(run_dir: Path) -> list[Path]:
+    root = run_dir / BACKUP_DIR
+    found = [p for p in root.glob("*") if p.name.isdigit() and (p / COMPLETE).is_file()]
+    return sorted(found, key=lambda p: int(p.name))
 
 
 class ExperimentStateGuard(Callback):
@@ -66,11 +83,12 @@ class ExperimentStateGuard(Callback):
     (a second later) writes temporary files into the folder being copied; a copy that lists such
     a file and finds it renamed fails with FileNotFoundError, logged as an ERROR traceback by a
     sweep that succeeds. Waiting for the copy at the end of each step, before the next snapshot,
-    closes that window. Every few seconds the intact state files are backed up as well.
+    closes that window, and leaves a consistent set of files to back up whenever it changed.
     """
 
-    def __init__(self, run_dir: str, every_s: float = 3.0):
-        self.run_dir, self.every_s, self.last = Path(run_dir), every_s, 0.0
+    def __init__(self, run_dir: str):
+        self.run_dir = Path(run_dir)
+        self.seen: tuple = ()
 
     def on_step_end(self, iteration, trials, **info):
         syncer = getattr(trials[0].storage, "syncer", None) if trials else None
@@ -79,26 +97,34 @@ class ExperimentStateGuard(Callback):
                 syncer.wait()
             except Exception as exc:  # Ray would log it as a traceback: one line instead
                 print(f"rnn-tune: saving Ray's experiment state failed: {exc}", file=sys.stderr)
-        if time.monotonic() - self.last >= self.every_s:
-            self.last = time.monotonic()
-            back_up_state(self.run_dir)
+        self._back_up_if_changed()
 
     def on_experiment_end(self, trials, **info):
-        back_up_state(self.run_dir)
+        self._back_up_if_changed()
+
+    def _back_up_if_changed(self) -> None:
+        try:
+            now = tuple((p.name, p.stat().st_mtime_ns) for p in state_files(self.run_dir))
+        except FileNotFoundError:
+            return
+        if now != self.seen and back_up_state(self.run_dir):
+            self.seen = now
 
 
 def repair_state(run_dir: Path) -> list[str]:
-    """Replace damaged state files in `run_dir` from its own backups; return their names."""
-    repaired = []
+    """If a state file is damaged, put back the newest complete backup, every file of it (a set
+    taken together is consistent); return the names that were damaged."""
+    damaged = [p.name for p in state_files(run_dir) if not intact(p)]
+    if not damaged:
+        return []
+    backups = [b for b in complete_backups(run_dir) if all(intact(f) for f in state_files(b))]
+    if not backups:
+        raise ConfigError(
+            f"Ray's sweep state {run_dir / damaged[0]} is damaged (the driver was killed while "
+            "writing it) and the run holds no intact backup; start a new sweep with another --name"
+        )
     for path in state_files(run_dir):
-        if intact(path):
-            continue
-        backup = run_dir / BACKUP_DIR / path.name
-        if not intact(backup):
-            raise ConfigError(
-                f"Ray's sweep state {path} is damaged (the driver was killed while writing it) "
-                "and the run holds no intact backup; start a new sweep with another --name"
-            )
-        shutil.copyfile(backup, path)
-        repaired.append(path.name)
-    return repaired
+        path.unlink()
+    for path in state_files(backups[-1]):
+        shutil.copyfile(path, run_dir / path.name)
+    return damaged

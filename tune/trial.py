@@ -4,6 +4,7 @@ epoch."""
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -50,10 +51,13 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
     if optimizer_state:
         optimizer.load_state_dict(optimizer_state)
     first_step: list[float] = []
+    finished_epochs: list[int] = []
 
     def on_batch(step: int, total: int) -> None:
         if not first_step:
             first_step.append(time.perf_counter() - started)
+        if step == total // 2:
+            _inject_kill(start_epoch + len(finished_epochs) + 1)
 
     static = {
         "model": cfg.train.model,
@@ -68,6 +72,7 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
     )
     try:
         for report in epochs:
+            finished_epochs.append(report.epoch)
             _inject_fault(report.epoch)
             metrics = {
                 "epoch": report.epoch,
@@ -117,16 +122,30 @@ def _inject_nan(model: torch.nn.Module, family: str) -> None:
             model.embedding.weight.fill_(float("nan"))
 
 
-def _inject_fault(epoch: int) -> None:
-    """Testing hook: RNN_TUNE_FAULT=crash_once:EPOCH:MARKER_FILE crashes one trial once at EPOCH."""
+def _first_time(kind: str, epoch: int) -> bool:
+    """RNN_TUNE_FAULT=KIND:EPOCH:MARKER_FILE names this fault at `epoch`, and it has not happened
+    yet (the marker file, created once, remembers it across processes)."""
     spec = os.environ.get(FAULT_ENV, "")
-    if not spec.startswith("crash_once:"):
-        return
+    if not spec.startswith(f"{kind}:"):
+        return False
     _, at_epoch, marker = spec.split(":", 2)
-    if epoch == int(at_epoch):
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            return
-        os.close(fd)
+    if epoch != int(at_epoch):
+        return False
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _inject_fault(epoch: int) -> None:
+    """Testing hook: RNN_TUNE_FAULT=crash_once:EPOCH:MARKER raises in one trial once at EPOCH."""
+    if _first_time("crash_once", epoch):
         raise RuntimeError(f"injected crash at epoch {epoch} ({FAULT_ENV})")
+
+
+def _inject_kill(epoch: int) -> None:
+    """Testing hook: RNN_TUNE_FAULT=kill_once:EPOCH:MARKER SIGKILLs one trial's process once,
+    halfway through EPOCH: the process dies, nothing is raised."""
+    if _first_time("kill_once", epoch):
+        os.kill(os.getpid(), signal.SIGKILL)
