@@ -95,3 +95,51 @@ def test_a_second_sweep_on_a_busy_run_directory_refuses_at_once(tmp_path):
     starts = [r["trial_id"] for r in records(run_dir) if r["event"] == "start"]
     assert len(starts) == len(set(starts)) == 3
     assert not (run_dir / ".sweep.lock").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 4 MiB file system (tmpfs): needs root, skipped where mounting is not allowed."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_ends_the_sweep_with_one_line_and_the_report_reads_every_finished_trial(
+    small_disk, tmp_path
+):
+    args = sweep_args(
+        small_disk,
+        "full",
+        "--synthetic-samples",
+        "2000",
+        "--num-samples",
+        "20",
+        "--epochs",
+        "3",
+        "--embed-dim",
+        "64",
+        "--hidden-dim",
+        "64",
+        "--max-concurrent",
+        "1",
+    )
+    result = run(args)
+    assert result.returncode == 2, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert "no space left on the device holding" in last and "--resume" in last, last
+    run_dir = small_disk / "full"
+    finished = {r["trial_id"] for r in records(run_dir) if r["event"] == "complete"}
+    assert finished, "the disk filled before any trial finished: make the disk larger"
+    report = run(["rnn-tune", "report", str(run_dir), "--out", str(tmp_path / "report")])
+    assert report.returncode == 0, report.stderr
+    table = (tmp_path / "report" / "trials.csv").read_text()
+    assert all(trial_id in table for trial_id in finished)

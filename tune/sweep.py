@@ -6,6 +6,7 @@ only code that calls Ray Tune and Optuna; their APIs move, so the calls are few 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -106,7 +107,22 @@ def trainable(cfg: Config, data: PreparedData):
 def run_sweep(
     cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False
 ) -> SweepOutcome:
-    """Run (or resume) the sweep in `run_dir`, then score each family's best checkpoint on test."""
+    """Run (or resume) the sweep in `run_dir`, then score each family's best checkpoint on test.
+
+    A full disk ends it with one line; finished trials stay in trials.jsonl and Ray's state.
+    """
+    try:
+        return _run_sweep(cfg, run_dir, resume, quiet)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC and "No space left on device" not in str(exc):
+            raise
+        raise ConfigError(
+            f"no space left on the device holding {run_dir}; finished trials are kept: free "
+            f"space, then continue with: rnn-tune sweep --resume {run_dir}"
+        ) from None
+
+
+def _run_sweep(cfg: Config, run_dir: Path, resume: bool, quiet: bool) -> SweepOutcome:
     started = time.time()
     if inside_ray_job():
         os.chdir(run_dir)  # Ray may re-extract the job's working_dir (our cwd) while the sweep runs
