@@ -123,3 +123,14 @@ def test_a_damaged_or_foreign_checkpoint_is_one_line_without_unsafe_advice(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(bad) in lines[0], result.stderr
     assert "weights_only" not in result.stderr and "allow_pickle" not in result.stderr
+
+
+def test_a_damaged_run_vocab_is_one_line(tmp_path):
+    cfg = Config.from_dict({"train": {"embed_dim": 4, "hidden_dim": 4}})
+    model = model_for(cfg.train, 4, 2)
+    run = tmp_path / "run"
+    save_checkpoint(run / "trial_1" / "checkpoint_000001", model, cfg, ["n", "p"], 1, {})
+    (run / "config.json").write_text("{}")
+    (run / "vocab.json").write_text('{"itos": 3')
+    with pytest.raises(ConfigError, match="vocab.json: not a vocab rnn-tune wrote"):
+        load_checkpoint(run / "trial_1" / "checkpoint_000001")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
+import threading
 import time
 
 import numpy as np
@@ -294,3 +296,69 @@ def test_a_search_space_that_cannot_be_sampled_is_refused_before_any_work(tmp_pa
     )
     assert result.returncode == 2 and "sweep.search.lr must be > 0" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_output_path_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    result = rnn_tune(
+        "train",
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "200",
+        "--output",
+        str(tmp_path / "taken"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "taken" in result.stderr and "writable folder" in result.stderr
+    assert (tmp_path / "taken").read_text() == "a file, not a folder"
+
+
+@pytest.fixture
+def silent_port():
+    """A port that accepts connections and never says a word."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+@pytest.mark.parametrize("kind", ["silent", "http/1"])
+def test_an_address_that_is_not_ray_fails_in_one_line_within_15_s(tmp_path, silent_port, kind):
+    if kind == "silent":
+        address, message = f"127.0.0.1:{silent_port}", "(timed out)"
+    else:
+        server = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(
+            target=lambda: server.accept()[0].sendall(b"HTTP/1.0 400 Bad request\r\n\r\n"),
+            daemon=True,
+        ).start()
+        address, message = f"127.0.0.1:{server.getsockname()[1]}", "answers, but not as Ray"
+    started = time.monotonic()
+    result = rnn_tune(
+        "sweep",
+        "--dataset",
+        "synthetic",
+        "--address",
+        address,
+        "--storage",
+        str(tmp_path / "r"),
+        "--quiet",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and time.monotonic() - started < 15
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and address in lines[0] and message in lines[0], result.stderr
+    assert not (tmp_path / "r").exists()

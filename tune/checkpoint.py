@@ -183,7 +183,10 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Loa
                 f"{path} keeps its vocab in its run directory, which is not around it; "
                 "pass a best/FAMILY/model.pt or the checkpoint inside its run directory"
             )
-        vocab = Vocab.load(vocab_path)
+        try:
+            vocab = Vocab.load(vocab_path)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ConfigError(f"{vocab_path}: not a vocab rnn-tune wrote; restore it") from None
     try:
         cfg = Config.from_dict(payload["config"])
     except ConfigError as exc:

@@ -10,7 +10,11 @@ import logging
 import os
 import re
 import socket
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from tune.config import Config, ConfigError, TrainConfig
+from tune.ray_env import set_ray_environment
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 PACKAGES = ("data", "models", "tune")
@@ -32,11 +37,7 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
     need no manual install.
     """
     s = cfg.sweep
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault(
-        "TUNE_GLOBAL_CHECKPOINT_S", "1"
-    )  # experiment state at most 1 s old when a driver dies
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    set_ray_environment(cfg)  # the CLI sets it before importing Ray; here for other callers
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     kwargs: dict[str, Any] = {
         "logging_level": logging.WARNING,
@@ -68,17 +69,43 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
 
 
 def _init_with_retries(kwargs: dict[str, Any], attempts: int):
-    """ray.init; a Ray Client server sometimes fails to start its per-client server: retry."""
+    """ray.init; a Ray Client server sometimes fails to start its per-client server: retry.
+
+    Joining an address, Ray's own connection warnings are held back: replayed when the join
+    works, replaced by one line when it does not.
+    """
     for attempt in range(1, attempts + 1):
         try:
-            return ray.init(**kwargs)
+            with held_stderr(bool(kwargs.get("address"))) as held:
+                context = ray.init(**kwargs)
+            sys.stderr.write(held.read())
+            return context
         except ConnectionError as exc:
             if attempt == attempts:
                 raise ConfigError(
-                    f"cannot connect to {kwargs.get('address')} ({type(exc).__name__}); check "
-                    "--address"
+                    f"cannot connect to {kwargs.get('address')} ({type(exc).__name__}): nothing "
+                    "there speaks Ray; check --address and that the cluster is up"
                 ) from None
             time.sleep(2 * attempt)
+
+
+@contextmanager
+def held_stderr(hold: bool) -> Iterator[Any]:
+    """Send file descriptor 2 (where Ray's C++ core logs) to a temporary file for a while."""
+    with tempfile.TemporaryFile("w+") as held:
+        if not hold:
+            yield held
+            return
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield held
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
 
 
 def dashboard_warning(cfg: Config) -> str | None:
@@ -163,9 +190,15 @@ def preflight(cfg: Config) -> None:
         check_resources(cfg, [{"CPU": os.cpu_count() or 1, "GPU": torch.cuda.device_count()}])
 
 
+# An HTTP/2 client's opening (the preface and an empty SETTINGS frame); a gRPC server such as
+# Ray's GCS or Ray Client answers with its own SETTINGS frame (type 4, the frame's 4th byte).
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+SETTINGS_FRAME = 4
+
+
 def check_address(address: str, timeout_s: float = 5.0) -> None:
-    """HOST:PORT or ray://HOST:PORT, with something listening there (Ray alone would retry for
-    minutes)."""
+    """HOST:PORT or ray://HOST:PORT, with a gRPC server answering there (Ray alone would retry
+    for minutes against a port that accepts and stays silent)."""
     match = re.fullmatch(r"(?:ray://)?\[?([^\[\]/]+?)\]?:(\d+)", address)
     if not match or not 1 <= int(match.group(2)) <= 65535:
         raise ConfigError(
@@ -173,13 +206,20 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
         )
     host, port = match.group(1), int(match.group(2))
     try:
-        socket.create_connection((host, port), timeout=timeout_s).close()
+        with socket.create_connection((host, port), timeout=timeout_s) as conn:
+            conn.sendall(HTTP2_PREFACE)
+            reply = conn.recv(9)
     except OSError as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
         raise ConfigError(
             f"nothing answers at --address {address} ({reason}); check the address and that the "
             "cluster is up"
         ) from None
+    if len(reply) < 4 or reply[3] != SETTINGS_FRAME:
+        raise ConfigError(
+            f"--address {address} answers, but not as Ray does (gRPC over HTTP/2); check the "
+            "address and port of the cluster's head"
+        )
 
 
 def check_model_fits(t: TrainConfig, vocab_size: int, num_classes: int) -> None:

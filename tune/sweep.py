@@ -10,8 +10,6 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,8 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from data.batches import PaddedBatches
-from data.files import LockBusy, file_lock
 from data.prepare import PreparedData, prepare_data
-from results.load import CONFIG_FILE, RECORDS_FILE, trial_status
+from results.load import trial_status
 from tune.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
 from tune.cluster import (
     check_model_fits,
@@ -35,10 +32,11 @@ from tune.cluster import (
     inside_ray_job,
     start_ray,
 )
-from tune.config import Config, ConfigError, read_config_json, write_config_json
+from tune.config import Config, ConfigError
 from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import ExperimentStateGuard, repair_state
 from tune.records import LiveProgress, TrialRecorder, unfinished_trials
+from tune.run_dir import is_uri
 from tune.search_space import family_first_points, largest_train, tune_space
 from tune.summary import write_summary
 from tune.training import EVAL_BATCH_SIZE, evaluate
@@ -49,9 +47,6 @@ from tune.trial import run_trial
 class SweepOutcome:
     run_dir: Path
     summary: dict[str, Any]
-
-
-LOCK_FILE = ".sweep.lock"
 
 
 class SweepInterrupted(Exception):
@@ -76,10 +71,6 @@ class TrialNamer:
 
 def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
     return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / 'optuna.db'}"
-
-
-def is_uri(storage: str | None) -> bool:
-    return bool(storage) and "://" in storage
 
 
 def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
@@ -316,49 +307,3 @@ def _confusion(labels, preds, n: int) -> list[list[int]]:
     for truth, pred in zip(labels.tolist(), preds.tolist()):
         matrix[truth][pred] += 1
     return matrix
-
-
-def run_dir_for(cfg: Config) -> Path:
-    """`storage/name`; with a cloud `storage` URI, `local_dir/name` (default `runs/name`) holds
-    the driver's plain files and Ray keeps checkpoints at the URI."""
-    root = (cfg.sweep.local_dir or "runs") if is_uri(cfg.sweep.storage) else cfg.sweep.storage
-    return Path(root).expanduser().resolve() / cfg.sweep.name
-
-
-@contextmanager
-def claim_run_dir(run_dir: Path) -> Iterator[None]:
-    """Hold RUN_DIR/.sweep.lock while a driver works there: a second sweep or --resume on the
-    same directory refuses at once instead of writing over the first."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        with file_lock(run_dir / LOCK_FILE, wait=False):
-            yield
-    except LockBusy:
-        raise ConfigError(
-            f"run directory {run_dir} is in use by another rnn-tune sweep; wait for it to end "
-            "or pick another --name"
-        ) from None
-
-
-def start_run_dir(cfg: Config, run_dir: Path) -> None:
-    """A new run: config.json written first (what was asked); a run already started is refused."""
-    if (run_dir / RECORDS_FILE).exists() or (run_dir / "tuner.pkl").exists():
-        raise ConfigError(
-            f"run directory {run_dir} already exists; resume it with --resume {run_dir} or pick "
-            "another --name"
-        )
-    write_config_json(cfg, run_dir / CONFIG_FILE)
-
-
-def load_run_config(run_dir: Path) -> Config:
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise ConfigError(
-            f"{run_dir} is not an rnn-tune sweep directory (no {CONFIG_FILE}); pass the directory "
-            "the sweep printed"
-        )
-    cfg = read_config_json(run_dir / CONFIG_FILE)
-    if not is_uri(cfg.sweep.storage) and not (run_dir / "tuner.pkl").is_file():
-        raise ConfigError(
-            f"{run_dir} has no Ray Tune state to resume (tuner.pkl); start a new sweep instead"
-        )
-    return cfg

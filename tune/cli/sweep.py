@@ -15,6 +15,7 @@ from tune.cli.options import (
 )
 from tune.config import Config, ConfigError, merge
 from tune.presets import PRESETS
+from tune.ray_env import set_ray_environment
 
 
 def add_parser(subparsers) -> None:
@@ -62,15 +63,7 @@ def sweep_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tune.cluster import preflight
-    from tune.sweep import (
-        SweepInterrupted,
-        claim_run_dir,
-        load_run_config,
-        run_dir_for,
-        run_sweep,
-        start_run_dir,
-    )
+    from tune.run_dir import claim_run_dir, load_run_config, run_dir_for, start_run_dir
 
     if args.address and args.resume:
         raise ConfigError("--address cannot change on --resume; the run's config.json fixes it")
@@ -80,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         cfg = sweep_config(args)
         run_dir = run_dir_for(cfg)
+    set_ray_environment(cfg)
+    from tune.cluster import preflight
+    from tune.sweep import SweepInterrupted, run_sweep
+
     preflight(cfg)
     with claim_run_dir(run_dir):
         if not args.resume:

@@ -1,0 +1,22 @@
+"""Environment variables Ray reads when it is imported or started: set before `import ray`."""
+
+from __future__ import annotations
+
+import os
+
+from tune.config import Config
+
+
+def set_ray_environment(cfg: Config) -> None:
+    """Quiet output, a fresh experiment state, and a join that fails in seconds, not minutes.
+
+    Values already in the environment win (setdefault), so a user can still override each.
+    """
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # state at most 1 s old if killed
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if cfg.sweep.address:
+        # Something that accepts connections but is not Ray's GCS: Ray retries once a second,
+        # 20 times by default, printing a warning each time.
+        os.environ.setdefault("RAY_NUM_REDIS_GET_RETRIES", "5")
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
