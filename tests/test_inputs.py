@@ -118,6 +118,7 @@ def test_one_class_and_unseen_test_labels_are_refused(tmp_path):
         (["--dataset", "synthetic", "--lr", "nan"], "lr must be a finite number"),
         (["--dataset", "synthetic", "--pooling", "sum"], "invalid choice: 'sum'"),
         (["--dataset", "synthetic", "--embed-dim", "many"], "invalid int value: 'many'"),
+        (["--dataset", "synthetic", "--embed-dim", "2000000000"], "GiB to train; this machine"),
     ],
 )
 def test_settings_a_run_would_ignore_or_break_on_are_refused(tmp_path, args, message):
@@ -271,6 +272,7 @@ def test_two_runs_with_the_same_name_are_kept_apart(tmp_path):
         (["--dashboard-port", "0"], "dashboard_port must be >= 1"),
         (["--num-samples", "-3"], "num_samples must be >= 1"),
         (["--time-budget", "soon"], "invalid duration 'soon'"),
+        (["--hidden-dim", "400000000"], "GiB to train; this machine has"),
     ],
 )
 def test_a_sweep_refuses_bad_settings_before_any_work(tmp_path, args, message):

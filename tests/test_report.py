@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
@@ -217,3 +218,30 @@ def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
         assert page.locator("figcaption").count() == 0
         browser.close()
     assert errors == []
+
+
+def test_report_reads_only_the_runs_own_study_and_writes_no_database(run_dir, tmp_path):
+    victim = tmp_path / "elsewhere.db"
+    with sqlite3.connect(victim) as con:
+        con.execute("create table keep (x)")
+    before = victim.read_bytes()
+    copy = tmp_path / "rep"
+    shutil.copytree(run_dir, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["optuna_storage"] = f"sqlite:///{tmp_path / 'created.db'}"
+    (copy / "summary.json").write_text(json.dumps(summary))
+    config = json.loads((copy / "config.json").read_text())
+    config["sweep"]["optuna_storage"] = f"sqlite:///{victim}"
+    (copy / "config.json").write_text(json.dumps(config))
+    study = (copy / "optuna.db").read_bytes()
+
+    result = rnn_tune("report", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert victim.read_bytes() == before and not (tmp_path / "created.db").exists()
+    assert (copy / "optuna.db").read_bytes() == study
+    assert "Optuna's importances (PED-ANOVA)" in (copy / "report.md").read_text()
+
+    (copy / "optuna.db").unlink()  # a run without a study: the report says less, creates none
+    assert rnn_tune("report", str(copy)).returncode == 0
+    assert not (copy / "optuna.db").exists()
+    assert "Optuna's importances" not in (copy / "report.md").read_text()

@@ -94,15 +94,14 @@ class SweepConfig:
     """How a sweep runs: trial count and budget, placement, early stopping, storage and cluster."""
 
     name: str | None = setting(None, "run name, one plain folder name (else sweep-DATE-TIME)")
-    storage: str | None = setting(
-        None,
-        "folder (shared on a cluster) or cloud URI (s3://, gs://) "
-        "holding run directories (else ./runs)",
+    storage: str = setting(
+        "runs",
+        "folder (shared on a cluster) or cloud URI (s3://, gs://) holding run directories",
         env="RNN_TUNE_STORAGE",
     )
-    local_dir: str | None = setting(
-        None,
-        "with a cloud --storage: the folder for the run's plain files (else ./runs)",
+    local_dir: str = setting(
+        "runs",
+        "with a cloud --storage: the folder for the run's plain files",
         env="RNN_TUNE_LOCAL_RUNS",
     )
     num_samples: int = setting(24, "trials to run", ge=1)

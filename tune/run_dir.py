@@ -23,7 +23,7 @@ def is_uri(storage: str | None) -> bool:
 def run_dir_for(cfg: Config) -> Path:
     """`storage/name`; with a cloud `storage` URI, `local_dir/name` (default `runs/name`) holds
     the driver's plain files and Ray keeps checkpoints at the URI."""
-    root = (cfg.sweep.local_dir or "runs") if is_uri(cfg.sweep.storage) else cfg.sweep.storage
+    root = cfg.sweep.local_dir if is_uri(cfg.sweep.storage) else cfg.sweep.storage
     return Path(root).expanduser().resolve() / cfg.sweep.name
 
 

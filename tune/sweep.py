@@ -95,15 +95,29 @@ def trainable(cfg: Config, data: PreparedData):
     return tune.with_resources(with_data, resources)
 
 
+def prepare_sweep_data(cfg: Config, quiet: bool = False) -> PreparedData:
+    """The prepared data, and a refusal of a search whose largest model this machine cannot hold:
+    before the run directory is written and before Ray starts."""
+    data = prepare_data(cfg.data)
+    check_model_fits(largest_train(cfg), len(data.vocab), len(data.class_names))
+    if not quiet:
+        print(
+            f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, "
+            f"vocab {len(data.vocab)} ({'cache' if data.cache_hit else 'prepared'})",
+            flush=True,
+        )
+    return data
+
+
 def run_sweep(
-    cfg: Config, run_dir: Path, resume: bool = False, quiet: bool = False
+    cfg: Config, run_dir: Path, data: PreparedData, resume: bool = False, quiet: bool = False
 ) -> SweepOutcome:
     """Run (or resume) the sweep in `run_dir`, then score each family's best checkpoint on test.
 
     A full disk ends it with one line; finished trials stay in trials.jsonl and Ray's state.
     """
     try:
-        return _run_sweep(cfg, run_dir, resume, quiet)
+        return _run_sweep(cfg, run_dir, data, resume, quiet)
     except OSError as exc:
         if exc.errno != errno.ENOSPC and "No space left on device" not in str(exc):
             raise
@@ -113,19 +127,12 @@ def run_sweep(
         ) from None
 
 
-def _run_sweep(cfg: Config, run_dir: Path, resume: bool, quiet: bool) -> SweepOutcome:
+def _run_sweep(
+    cfg: Config, run_dir: Path, data: PreparedData, resume: bool, quiet: bool
+) -> SweepOutcome:
     started = time.time()
     if inside_ray_job():
         os.chdir(run_dir)  # Ray may re-extract the job's working_dir (our cwd) while the sweep runs
-    data = prepare_data(cfg.data)
-    check_model_fits(largest_train(cfg), len(data.vocab), len(data.class_names))
-    if not quiet:
-        print(
-            f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, "
-            f"vocab {len(data.vocab)}"
-            f" ({'cache' if data.cache_hit else 'prepared'})",
-            flush=True,
-        )
     if not (run_dir / VOCAB_FILE).is_file():
         data.vocab.save(run_dir / VOCAB_FILE)
     storage_url = optuna_storage_url(cfg, run_dir)

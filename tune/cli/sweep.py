@@ -55,11 +55,13 @@ def sweep_config(args: argparse.Namespace) -> Config:
         for k in ("data_dir", "cache_dir", "train_file", "test_file")
         if (v := getattr(cfg.data, k))
     }
-    storage = cfg.sweep.storage or "runs"
+    storage = cfg.sweep.storage
     if "://" not in storage:
         storage = str(Path(storage).expanduser().resolve())
+    local_dir = str(Path(cfg.sweep.local_dir).expanduser().resolve())
     name = cfg.sweep.name or time.strftime("sweep-%Y%m%d-%H%M%S")
-    return merge(cfg, {"data": paths, "sweep": {"storage": storage, "name": name}})
+    sweep = {"storage": storage, "local_dir": local_dir, "name": name}
+    return merge(cfg, {"data": paths, "sweep": sweep})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,15 +77,16 @@ def run(args: argparse.Namespace) -> int:
         run_dir = run_dir_for(cfg)
     set_ray_environment(cfg)
     from tune.cluster import preflight
-    from tune.sweep import SweepInterrupted, run_sweep
+    from tune.sweep import SweepInterrupted, prepare_sweep_data, run_sweep
 
     preflight(cfg)
+    data = prepare_sweep_data(cfg, args.quiet)
     with claim_run_dir(run_dir):
         if not args.resume:
             start_run_dir(cfg, run_dir)
         print(f"run directory: {run_dir}", flush=True)
         try:
-            outcome = run_sweep(cfg, run_dir, resume=bool(args.resume), quiet=args.quiet)
+            outcome = run_sweep(cfg, run_dir, data, resume=bool(args.resume), quiet=args.quiet)
         except SweepInterrupted as exc:
             print(f"rnn-tune sweep: {exc}", file=sys.stderr)
             return 130
