@@ -78,7 +78,7 @@ def _init_with_retries(kwargs: dict[str, Any], attempts: int):
         try:
             with held_stderr(bool(kwargs.get("address"))) as held:
                 context = ray.init(**kwargs)
-            sys.stderr.write(held.read())
+            sys.stderr.write("".join(held))
             return context
         except ConnectionError as exc:
             if attempt == attempts:
@@ -90,22 +90,25 @@ def _init_with_retries(kwargs: dict[str, Any], attempts: int):
 
 
 @contextmanager
-def held_stderr(hold: bool) -> Iterator[Any]:
-    """Send file descriptor 2 (where Ray's C++ core logs) to a temporary file for a while."""
-    with tempfile.TemporaryFile("w+") as held:
-        if not hold:
-            yield held
-            return
+def held_stderr(hold: bool) -> Iterator[list[str]]:
+    """Send file descriptor 2 (where Ray's C++ core logs) to a temporary file for a while; the
+    list it yields holds what was written there once the block ends."""
+    held: list[str] = []
+    if not hold:
+        yield held
+        return
+    with tempfile.TemporaryFile("w+") as file:
         sys.stderr.flush()
         saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
+        os.dup2(file.fileno(), 2)
         try:
             yield held
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-            held.seek(0)
+            file.seek(0)
+            held.append(file.read())
 
 
 def dashboard_warning(cfg: Config) -> str | None:
