@@ -81,8 +81,7 @@ def build_sections(
             "Model families",
             "RNN vs LSTM vs GRU (and the notebook's seed baseline when present): best and median "
             "validation accuracy over a family's trials; test accuracy is scored once, on each "
-            "family's best "
-            "checkpoint, with its 95% interval.",
+            "family's best checkpoint, with its 95% interval.",
             tables.family_comparison(trials, test_acc, test_n),
         ),
     ]
@@ -100,8 +99,7 @@ def build_sections(
                 (
                     f"Hyperparameter importance ({run})",
                     f"Optuna's importances (PED-ANOVA) from {found['n_trials']} finished trials; "
-                    "spread: their "
-                    "standard deviation over 20 bootstrap resamples of those trials."
+                    "spread: their standard deviation over 20 bootstrap resamples of those trials."
                     + (
                         " Few trials: read as a hint, not a finding."
                         if found["n_trials"] < 20
@@ -153,8 +151,7 @@ def build_effects(trials: pd.DataFrame) -> tuple[str, plots.EffectsFigure | None
     enough, few = tables.effect_families(trials)
     note = (
         f"Families with fewer than {tables.MIN_TRIALS_FOR_EFFECTS} finished trials are left out; "
-        "too few to "
-        f"read an effect from: {', '.join(few)}."
+        f"too few to read an effect from: {', '.join(few)}."
         if few
         else ""
     )

@@ -154,8 +154,8 @@ def check_storage_visible(run_dir: Path) -> None:
     if blind:
         raise ConfigError(
             f"--storage {run_dir.parent} is not visible from node(s) {', '.join(blind)}: on a "
-            "multi-node "
-            "cluster use a directory every node mounts (e.g. NFS) so checkpoints are not lost"
+            "multi-node cluster use a directory every node mounts (e.g. NFS) so checkpoints are "
+            "not lost"
         )
 
 
