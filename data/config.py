@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.settings import setting
+from data.settings import declared_problems, setting
 
 DATASETS = ("ag_news", "synthetic", "files")
 
@@ -52,7 +52,10 @@ class DataConfig:
     synthetic_samples: int = setting(4000, "training rows of --dataset synthetic", ge=20)
 
     def problems(self) -> list[str]:
-        """Rules across fields (each field's own range is checked from its declaration)."""
+        """Each field against its declaration, then the rules across fields."""
+        declared = declared_problems(self)
+        if declared:
+            return declared
         if self.dataset == "files" and not self.train_file:
             return ["dataset 'files' needs --train-file"]
         given = [f for f in ("train_file", "test_file") if getattr(self, f)]

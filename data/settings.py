@@ -155,6 +155,18 @@ def check(spec: Spec, value: Any, name: str | None = None) -> str | None:
     return None
 
 
+def declared_problems(obj: Any) -> list[str]:
+    """Every field of a config dataclass instance checked against its declaration (for configs
+    built in code, which skip the checks a TOML file or flag goes through)."""
+    out = []
+    for spec in specs(type(obj)):
+        value, problem = coerce(spec, getattr(obj, spec.name))
+        problem = problem or check(spec, value)
+        if problem:
+            out.append(problem)
+    return out
+
+
 def range_text(spec: Spec) -> str:
     """The declared range as a reader writes it: "> 0", "[0, 1)", ">= 1"; empty when unbounded."""
     low = (

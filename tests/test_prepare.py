@@ -3,8 +3,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from data.config import DataConfig
+from data.errors import DataError
 from data.prepare import prepare_data
 from data.vocab import UNK_ID
 
@@ -68,3 +70,10 @@ def test_two_processes_build_once(tmp_path):
     builder = next(r for r in results if not r["hit"])
     meta = next((tmp_path / "cache" / "encoded").glob("*/meta.json"))
     assert json.loads(meta.read_text())["built_by_pid"] == builder["pid"]
+
+
+def test_a_config_built_in_code_is_checked_against_its_declarations():
+    with pytest.raises(DataError, match="max_train_samples must be >= 2"):
+        prepare_data(DataConfig(dataset="synthetic", max_train_samples=1))
+    with pytest.raises(DataError, match="unknown dataset 'imdb'"):
+        prepare_data(DataConfig(dataset="imdb"))

@@ -1,5 +1,7 @@
-"""The one typed, frozen run config: defaults <- preset <- TOML file <- CLI flags -> trial ->
-config.json.
+"""The one typed, frozen run config, from defaults, preset, TOML and flags to the trial.
+
+Precedence: declared defaults <- preset <- environment <- TOML file <- CLI flags; the result is
+written to config.json and carried by checkpoints.
 
 Names are shared everywhere: the CLI flag `--embed-dim`, the field `embed_dim`, the search-space
 key `embed_dim` and the results column `embed_dim`.
@@ -164,23 +166,23 @@ def search_problems(key: str, spec: Any) -> list[str]:
             f"search key {key!r} needs one of {', '.join(SEARCH_KINDS)}, "
             "e.g. {choice = [64, 128]}"
         ]
-    setting_, ((kind, args),) = searchable[key], spec.items()
+    declared, ((kind, args),) = searchable[key], spec.items()
     if not isinstance(args, list) or not args:
         return [f"{where}: {kind} needs a non-empty list, e.g. {kind} = [1, 2]"]
     if kind != "choice" and len(args) != 2:
         return [f"{where}: {kind} needs [low, high], got {args!r}"]
     for value in args:
-        checked, problem = coerce(setting_, value, where)
-        problem = problem or check(setting_, checked, where)
+        checked, problem = coerce(declared, value, where)
+        problem = problem or check(declared, checked, where)
         if problem:
             return [problem]
     if kind == "choice":
         return []
-    numeric = setting_.kind in (int, float)
-    if not numeric or (kind in ("randint", "lograndint")) != (setting_.kind is int):
-        fits = "randint or lograndint" if setting_.kind is int else "uniform or loguniform"
+    numeric = declared.kind in (int, float)
+    if not numeric or (kind in ("randint", "lograndint")) != (declared.kind is int):
+        fits = "randint or lograndint" if declared.kind is int else "uniform or loguniform"
         return [
-            f"{where}: {kind} does not fit {key} ({setting_.kind.__name__}); use choice"
+            f"{where}: {kind} does not fit {key} ({declared.kind.__name__}); use choice"
             + (f" or {fits}" if numeric else "")
         ]
     low, high = args
