@@ -92,6 +92,10 @@ hidden_dim = {choice = [16, 32]}
     results = [r for r in records(run_dir) if r["event"] == "result"]
     sampled = {json.dumps(r["config"], sort_keys=True) for r in results}
     assert sampled == {json.dumps(t.params, sort_keys=True) for t in study.trials}
+    for t in study.trials:  # every epoch's val_acc, the last one included, as Optuna sees it
+        mine = [r for r in results if r["config"] == t.params]
+        curve = {r["metrics"]["epoch"]: r["metrics"]["val_acc"] for r in mine}
+        assert len(curve) == len(mine) and t.intermediate_values == pytest.approx(curve)
     best_seen = max(r["metrics"]["val_acc"] for r in results)
     assert summary["best"]["val_acc"] == pytest.approx(best_seen)
     assert {r["metrics"]["threads"] for r in results} == {1}  # the trial's CPUs, no --threads

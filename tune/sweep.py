@@ -1,7 +1,8 @@
 """The sweep launcher: Optuna search, ASHA, placement, checkpoints, storage, resume and the summary.
 
-With `cluster.py`, `trial.py`, `records.py`, `search_space.py` and `optuna_study.py` this is the
-only code that calls Ray Tune and Optuna; their APIs move, so the calls are few and kept here.
+With `cluster.py`, `trial.py`, `records.py`, `search_space.py`, `ray_state.py`, `ray_env.py`,
+`optuna_search.py` and `optuna_study.py` this is the only code that calls Ray Tune and Optuna;
+their APIs move, so the calls are few and kept in `tune/`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import ray
 import torch
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
-from ray.tune.search.optuna import OptunaSearch
 
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
@@ -33,6 +33,7 @@ from tune.cluster import (
     start_ray,
 )
 from tune.config import Config, ConfigError
+from tune.optuna_search import WholeCurveOptunaSearch
 from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import ExperimentStateGuard, repair_state
 from tune.records import LiveProgress, TrialRecorder, unfinished_trials
@@ -183,7 +184,7 @@ def _new_tuner(
     quiet: bool,
 ) -> tune.Tuner:
     s = cfg.sweep
-    search = OptunaSearch(
+    search = WholeCurveOptunaSearch(
         sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
         study_name=run_dir.name,
         storage=optuna.storages.RDBStorage(storage_url),
