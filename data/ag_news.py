@@ -6,7 +6,6 @@ skips the network (offline machines, the shared test data).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import urllib.error
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from data.errors import DataError
 from data.files import atomic_write_bytes, file_lock
-from data.tables import CSV_FIELD_LIMIT, not_utf8, open_text
+from data.tables import csv_rows
 
 BASE_URL = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv"
 MD5 = {"train": "b1a00f826fdfbd249f79597b59e1dc12", "test": "d52ea96a97a2d943681189a97654912d"}
@@ -81,24 +80,12 @@ def read_ag_news_csv(path: Path) -> tuple[list[str], list[int]]:
     """
     texts: list[str] = []
     labels: list[int] = []
-    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    with open_text(path) as f:
-        reader = csv.reader(f)
-        try:
-            for row in reader:
-                if (
-                    len(row) < 2
-                    or not row[0].strip().isdigit()
-                    or not 1 <= int(row[0]) <= len(CLASS_NAMES)
-                ):
-                    raise DataError(
-                        f"{path}:{reader.line_num}: not an AG_NEWS row (class 1-4, title, "
-                        "description); check --data-dir"
-                    )
-                labels.append(int(row[0]) - 1)
-                texts.append(" ".join(row[1:]))
-        except UnicodeDecodeError as exc:
-            raise not_utf8(path, exc) from None
-        except csv.Error as exc:
-            raise DataError(f"{path}:{reader.line_num}: {exc}; check --data-dir") from None
+    for line, row in csv_rows(path, hint="check --data-dir"):
+        if len(row) < 2 or not row[0].strip().isdigit() or not 1 <= int(row[0]) <= len(CLASS_NAMES):
+            raise DataError(
+                f"{path}:{line}: not an AG_NEWS row (class 1-4, title, description); check "
+                "--data-dir"
+            )
+        labels.append(int(row[0]) - 1)
+        texts.append(" ".join(row[1:]))
     return texts, labels

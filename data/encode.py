@@ -6,6 +6,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class EncodedSplit:
         atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
-    def load(cls, path: Path) -> EncodedSplit:
+    def load(cls, path: Path | BinaryIO) -> EncodedSplit:
         with np.load(path) as z:
             return cls(z["ids"], z["offsets"], z["labels"])
 

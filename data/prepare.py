@@ -7,6 +7,7 @@ a second run (or a second trial) with the same data loads arrays instead of toke
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -240,11 +241,12 @@ def _load(target: Path, key: str, cache_hit: bool) -> PreparedData:
         meta = json.loads((target / "meta.json").read_text())
         if meta.get("key") != key:
             raise BrokenCacheEntry(f"it names key {meta.get('key')!r}")
-        for name in FILES:
-            if file_digest(target / name) != meta["sha256"][name]:
+        contents = {name: (target / name).read_bytes() for name in FILES}  # each read once
+        for name, payload in contents.items():
+            if hashlib.sha256(payload).hexdigest() != meta["sha256"][name]:
                 raise BrokenCacheEntry(f"{name} does not match its checksum")
-        splits = {name: EncodedSplit.load(target / f"{name}.npz") for name in SPLITS}
-        vocab = Vocab.load(target / "vocab.json")
+        splits = {n: EncodedSplit.load(io.BytesIO(contents[f"{n}.npz"])) for n in SPLITS}
+        vocab = Vocab(json.loads(contents["vocab.json"])["itos"])
         return PreparedData(
             vocab,
             tuple(meta["class_names"]),

@@ -10,6 +10,7 @@ in `data/`, the lowest layer, so every config section (data, train, sweep) can u
 from __future__ import annotations
 
 import math
+import operator
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -143,16 +144,15 @@ def check(spec: Spec, value: Any, name: str | None = None) -> str | None:
         return f"unknown {name} {value!r}: choose one of {', '.join(map(str, spec.choices))}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    bounds = [
-        (spec.ge, ">=", value >= (spec.ge or 0)),
-        (spec.gt, ">", value > (spec.gt or 0)),
-        (spec.le, "<=", value <= (spec.le or 0)),
-        (spec.lt, "<", value < (spec.lt or 0)),
-    ]
-    for bound, sign, ok in bounds:
-        if bound is not None and not ok:
+    for sign, holds in BOUNDS.items():
+        bound = getattr(spec, BOUND_FIELDS[sign])
+        if bound is not None and not holds(value, bound):
             return f"{name} must be {sign} {bound:g}, got {value:g}"
     return None
+
+
+BOUNDS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+BOUND_FIELDS = {">=": "ge", ">": "gt", "<=": "le", "<": "lt"}
 
 
 def declared_problems(obj: Any) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,33 +64,41 @@ def _check_columns(path: Path, columns: list[str], text_column: str, label_colum
 
 
 def _read_delimited(path: Path, text_column: str, label_column: str, delimiter: str) -> Table:
+    table = Table()
+    rows = csv_rows(path, delimiter)
+    _, header = next(rows, (0, None))
+    if header is None:
+        raise DataError(f"{path}: empty file; a header row naming the columns is needed")
+    _check_columns(path, header, text_column, label_column)
+    ti, li = header.index(text_column), header.index(label_column)
+    for line, row in rows:
+        if not row:
+            continue
+        problem = _row_problem(row, len(header), ti, li)
+        if problem:
+            table.problems.append(f"{path}:{line}: {problem}")
+            continue
+        table.texts.append(row[ti])
+        table.labels.append(row[li].strip())
+    return table
+
+
+def csv_rows(
+    path: Path, delimiter: str = ",", hint: str = "is it a CSV/TSV text file?"
+) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of a UTF-8 CSV/TSV file, long fields allowed; a file that is not
+    such text ends in one DataError naming it (`hint` says what to check)."""
     refuse_binary(path)
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    table = Table()
     with open_text(path) as f:
         reader = csv.reader(f, delimiter=delimiter)
         try:
-            header = next(reader, None)
-            if header is None:
-                raise DataError(f"{path}: empty file; a header row naming the columns is needed")
-            _check_columns(path, header, text_column, label_column)
-            ti, li = header.index(text_column), header.index(label_column)
             for row in reader:
-                if not row:
-                    continue
-                problem = _row_problem(row, len(header), ti, li)
-                if problem:
-                    table.problems.append(f"{path}:{reader.line_num}: {problem}")
-                    continue
-                table.texts.append(row[ti])
-                table.labels.append(row[li].strip())
+                yield reader.line_num, row
         except UnicodeDecodeError as exc:
             raise not_utf8(path, exc) from None
         except csv.Error as exc:
-            raise DataError(
-                f"{path}:{reader.line_num}: {exc}; is it a CSV/TSV text file?"
-            ) from None
-    return table
+            raise DataError(f"{path}:{reader.line_num}: {exc}; {hint}") from None
 
 
 def refuse_binary(path: Path) -> None:

@@ -69,7 +69,6 @@ def _flag_type(spec: Spec):
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-    parse.__name__ = spec.name
     return parse
 
 
