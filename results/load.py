@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 RECORDS_FILE, CONFIG_FILE, SUMMARY_FILE = "trials.jsonl", "config.json", "summary.json"
+DRIVER_FILE = "driver.json"  # the running driver: host, pid, start time, dashboard, metrics
 HYPERPARAMETERS = (
     "model",
     "embed_dim",
@@ -264,6 +265,7 @@ def trial_rows(
                 "epochs": done,
                 "stopped_early": status == "stopped_early",
                 "status": status,
+                "start": t["start"],
                 "wall_s": t["end"] - t["start"],
                 "s_per_epoch": float(mine["epoch_s"].mean()) if len(mine) else np.nan,
                 "train_samples_per_s": float(mine["train_samples_per_s"].mean())

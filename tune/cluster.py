@@ -6,6 +6,7 @@ sweep itself (search, scheduler, results) is in `sweep.py`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -13,8 +14,10 @@ import socket
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,20 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 PACKAGES = ("data", "models", "tune")
 
 
-def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
+@dataclass(frozen=True)
+class RayInfo:
+    """Where to watch the sweep: the dashboard, the nodes' metrics endpoints, Ray's session logs."""
+
+    dashboard: str | None
+    token_auth: bool
+    metrics: list[str]
+    logs: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> RayInfo:
     """Join a cluster (`--address`, or the one a Ray Job runs in) or start a local Ray.
 
     A local Ray's dashboard binds 127.0.0.1 unless `--dashboard-host` says otherwise. Joining from
@@ -64,8 +80,46 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> None:
             dashboard_port=s.dashboard_port,
         )
     context = _init_with_retries(kwargs, attempts=3 if client_mode else 1)
-    if not quiet and s.dashboard and getattr(context, "dashboard_url", None):
-        print(f"dashboard: http://{context.dashboard_url}", flush=True)
+    url = getattr(context, "dashboard_url", None)
+    dashboard = f"http://{url}" if s.dashboard and url else None
+    info = RayInfo(
+        dashboard=dashboard,
+        token_auth=bool(dashboard) and _token_auth(dashboard),
+        metrics=[
+            f"http://{n['NodeManagerAddress']}:{n['MetricsExportPort']}/metrics"
+            for n in ray.nodes()
+            if n.get("Alive") and n.get("MetricsExportPort")
+        ],
+        logs=(getattr(context, "address_info", None) or {}).get("session_dir"),
+    )
+    if not quiet and dashboard:
+        print(dashboard_line(info), flush=True)
+    return info
+
+
+def _token_auth(dashboard: str) -> bool:
+    """Whether the dashboard wants Ray's token (its public /api/authentication_mode says so)."""
+    try:
+        with urllib.request.urlopen(f"{dashboard}/api/authentication_mode", timeout=5) as reply:
+            return json.loads(reply.read()).get("authentication_mode") == "token"
+    except (OSError, ValueError):
+        return False
+
+
+def dashboard_line(info: RayInfo) -> str:
+    """The dashboard's address and, when Ray's token auth is on, how to get in."""
+    line = f"dashboard: {info.dashboard}"
+    if info.token_auth:
+        where = (
+            "$RAY_AUTH_TOKEN"
+            if os.environ.get("RAY_AUTH_TOKEN")
+            else os.environ.get("RAY_AUTH_TOKEN_PATH") or "~/.ray/auth_token"
+        )
+        line += (
+            f"  (it asks for Ray's token: paste what `ray get-auth-token` prints; it is kept in "
+            f"{where})"
+        )
+    return line
 
 
 def _init_with_retries(kwargs: dict[str, Any], attempts: int):

@@ -5,12 +5,17 @@ No Ray here, so the CLI can settle these (and refuse) before importing Ray.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from data.files import LockBusy, file_lock
-from results.load import CONFIG_FILE, RECORDS_FILE
+from data.files import LockBusy, atomic_write_text, file_lock
+from results.load import CONFIG_FILE, DRIVER_FILE, RECORDS_FILE
 from tune.config import Config, ConfigError, read_config_json, write_config_json
 
 LOCK_FILE = ".sweep.lock"
@@ -64,3 +69,10 @@ def load_run_config(run_dir: Path) -> Config:
             f"{run_dir} has no Ray Tune state to resume (tuner.pkl); start a new sweep instead"
         )
     return cfg
+
+
+def write_driver_file(run_dir: Path, watch: dict[str, Any]) -> None:
+    """RUN_DIR/driver.json: which process drives the sweep, since when, and where to watch it
+    (dashboard, metrics endpoints, Ray's logs). The live page reads it; rewritten on --resume."""
+    driver = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time(), **watch}
+    atomic_write_text(run_dir / DRIVER_FILE, json.dumps(driver, indent=2))

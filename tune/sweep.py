@@ -20,6 +20,7 @@ import ray
 import torch
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
+from ray.tune.trainable import wrap_function
 
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
@@ -37,11 +38,12 @@ from tune.optuna_search import WholeCurveOptunaSearch
 from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import ExperimentStateGuard, repair_state
 from tune.records import LiveProgress, TrialRecorder, unfinished_trials
-from tune.run_dir import is_uri
+from tune.run_dir import is_uri, write_driver_file
 from tune.search_space import family_first_points, largest_train, tune_space
 from tune.summary import write_summary
 from tune.training import EVAL_BATCH_SIZE, evaluate
 from tune.trial import run_trial
+from tune.trial_monitor import named_trial_actor
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,15 @@ def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
     return str(run_dir.parent), str(run_dir)
 
 
-def trainable(cfg: Config, data: PreparedData):
+def trainable(cfg: Config, data: PreparedData, sweep: str):
     """The trial function with the base config and the training arrays in Ray's object store (put
-    once)."""
+    once), as an actor class named after each trial in the dashboard."""
     resources = {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
-    with_data = tune.with_parameters(run_trial, base=cfg.to_dict(), data=data.for_training())
-    return tune.with_resources(with_data, resources)
+    with_data = tune.with_parameters(
+        run_trial, base=cfg.to_dict(), data=data.for_training(), sweep=sweep
+    )
+    actor = tune.with_resources(wrap_function(with_data), resources)
+    return named_trial_actor(actor, sweep, cfg.train.model)
 
 
 def prepare_sweep_data(cfg: Config, quiet: bool = False) -> PreparedData:
@@ -138,7 +143,10 @@ def _run_sweep(
         data.vocab.save(run_dir / VOCAB_FILE)
     storage_url = optuna_storage_url(cfg, run_dir)
     pruner = CheckpointPruner(cfg.sweep.keep_checkpoints)
-    start_ray(cfg, run_dir.name, quiet)
+    info = start_ray(cfg, run_dir.name, quiet)
+    write_driver_file(run_dir, info.to_dict())
+    if not quiet:
+        print(f"live page: rnn-tune monitor {run_dir}", flush=True)
     try:
         check_resources(cfg)
         if not is_uri(cfg.sweep.storage):
@@ -153,7 +161,7 @@ def _run_sweep(
                     )
             tuner = tune.Tuner.restore(
                 experiment_location(cfg, run_dir)[1],
-                trainable=trainable(cfg, data),
+                trainable=trainable(cfg, data, run_dir.name),
                 resume_unfinished=True,
                 resume_errored=False,
             )
@@ -198,7 +206,7 @@ def _new_tuner(
         reduction_factor=s.reduction_factor,
     )
     return tune.Tuner(
-        trainable(cfg, data),
+        trainable(cfg, data, run_dir.name),
         param_space=tune_space(s.search),
         tune_config=tune.TuneConfig(
             metric="val_acc",
@@ -208,7 +216,7 @@ def _new_tuner(
             num_samples=s.num_samples,
             max_concurrent_trials=s.max_concurrent,
             time_budget_s=s.time_budget_s,
-            reuse_actors=True,
+            reuse_actors=False,  # an actor's repr is read once: one actor per trial
             trial_name_creator=TrialNamer(run_dir.name),
             trial_dirname_creator=TrialNamer(run_dir.name),
         ),
@@ -227,7 +235,12 @@ def _new_tuner(
             ),
             callbacks=[
                 TrialRecorder(str(run_dir)),
-                LiveProgress(cfg.train.epochs, quiet),
+                LiveProgress(
+                    cfg.train.epochs,
+                    quiet,
+                    num_samples=s.num_samples,
+                    time_budget_s=s.time_budget_s,
+                ),
                 pruner,
                 ExperimentStateGuard(str(run_dir)),
             ],

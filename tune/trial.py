@@ -20,6 +20,7 @@ from tune.checkpoint import restore_training, save_checkpoint
 from tune.config import Config
 from tune.device import describe, resolve_device
 from tune.training import NonFiniteLossError, make_optimizer, model_for, set_seed, train_epochs
+from tune.trial_monitor import TrialMonitor
 
 FAULT_ENV = "RNN_TUNE_FAULT"
 
@@ -29,10 +30,15 @@ def trial_config(base: dict[str, Any], sampled: dict[str, Any]) -> Config:
     return Config.from_dict(base).with_train(**sampled)
 
 
-def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData) -> None:
+def run_trial(
+    sampled: dict[str, Any], base: dict[str, Any], data: TrainingData, sweep: str = "sweep"
+) -> None:
     cfg = trial_config(base, sampled)
     started = time.perf_counter()
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+    context = ray.get_runtime_context()
+    cpus = context.get_assigned_resources().get("CPU", 1)
+    trial_id = tune.get_context().get_trial_id()
+    monitor = TrialMonitor(sweep, trial_id, cfg.train.model, cfg.train.epochs)
     torch.set_num_threads(cfg.train.threads or max(1, int(cpus)))
     device = resolve_device(cfg.train.device)
     set_seed(cfg.train.seed)
@@ -62,7 +68,9 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
     static = {
         "model": cfg.train.model,
         "device": describe(device),
-        "node_id": ray.get_runtime_context().get_node_id(),
+        "node_id": context.get_node_id(),
+        "node_ip": ray.util.get_node_ip_address(),
+        "actor_id": context.get_actor_id(),
         "parameters": count_parameters(model),
         "cpus": cpus,
         "threads": torch.get_num_threads(),
@@ -74,6 +82,9 @@ def run_trial(sampled: dict[str, Any], base: dict[str, Any], data: TrainingData)
         for report in epochs:
             finished_epochs.append(report.epoch)
             _inject_fault(report.epoch)
+            monitor.epoch(
+                report.epoch, report.val.acc, report.train.loss, report.train.samples_per_s
+            )
             metrics = {
                 "epoch": report.epoch,
                 "train_loss": report.train.loss,

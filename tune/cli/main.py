@@ -1,4 +1,4 @@
-"""Entry point: `rnn-tune {train,predict,sweep,report} ...`. Bad input exits 2 with one line."""
+"""Entry point: `rnn-tune {train,predict,sweep,report,monitor} ...`; bad input exits 2, one line."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ import argparse
 import sys
 
 from data.errors import DataError
-from tune.cli import predict, report, sweep, train
+from tune.cli import monitor, predict, report, sweep, train
 from tune.config import ConfigError
 
-SUBCOMMANDS = {"train": train, "predict": predict, "sweep": sweep, "report": report}
+SUBCOMMANDS = {
+    "train": train,
+    "predict": predict,
+    "sweep": sweep,
+    "report": report,
+    "monitor": monitor,
+}
 
 
 class Parser(argparse.ArgumentParser):
