@@ -1,8 +1,9 @@
 """The quick sweep side by side: wall time, run-directory size and where the CPU-seconds go.
 
-    python benchmarks/quick_sweep.py --data-dir ../shared/data/ag_news_csv [--rounds 1]
+    python benchmarks/quick_sweep.py --data-dir DIR [--rounds N] [--before REV]
 
-Runs `rnn-tune sweep --preset quick` from main before issue 8 and from this tree, alternating,
+Runs `rnn-tune sweep --preset quick` from main before a change (default: before issue 8) and from
+this tree, alternating,
 each into its own fresh run directory, and prints per run: wall seconds, run-directory MB,
 trials, best test accuracy per family, and the share of the sweep's CPU-seconds spent in
 training steps (sum over trials of epoch seconds x trial CPUs, over wall x the machine's CPUs).
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import REPO, checkout_before, median
+from common import BEFORE_REV, REPO, checkout_before, median
 
 from results.load import RECORDS_FILE, read_records
 
@@ -88,9 +89,10 @@ def main() -> int:
     )
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--before", default=BEFORE_REV, help=f"git revision (default {BEFORE_REV})")
     args = parser.parse_args()
     data_dir = str(Path(args.data_dir).resolve())
-    before = checkout_before()
+    before = checkout_before(args.before)
     storage = REPO / ".cache" / "bench-sweeps"
     shutil.rmtree(storage, ignore_errors=True)
     results: dict[str, list[dict]] = {"before": [], "now": []}

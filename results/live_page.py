@@ -122,7 +122,7 @@ function render(s) {
     text: c.epoch.map(() => "trial " + c.trial_id + "<br>" + c.config),
     hovertemplate: "%{text}<br>epoch %{x}: %{y:.2%}<extra></extra>",
   })), {
-    margin: { t: 10, r: 10 }, xaxis: { title: { text: "epoch" }, dtick: 1 },
+    margin: { t: 10, r: 10 }, xaxis: { title: { text: "epoch" }, rangemode: "nonnegative" },
     yaxis: { title: { text: "val_acc" }, tickformat: ".0%" }, showlegend: false,
   }, { displaylogo: false, responsive: true });
 }

@@ -50,13 +50,14 @@ def test_every_declared_setting_has_help_and_one_flag_per_command():
         ["sweep", "--help"],
         ["report", "--help"],
         ["predict", "--help"],
+        ["monitor", "--help"],
     ],
 )
 def test_help_answers_without_importing_the_heavy_libraries(argv):
     code = (
         "import sys\nfrom tune.cli.main import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
-        "heavy = {'torch', 'ray', 'optuna', 'matplotlib', 'pandas'}\n"
+        "heavy = {'torch', 'ray', 'optuna', 'matplotlib', 'pandas', 'plotly'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
     )
     result = subprocess.run(

@@ -103,9 +103,8 @@ class LiveProgress(Callback):
     ):
         self.epochs, self.quiet = epochs, quiet
         self.num_samples, self.time_budget_s = num_samples, time_budget_s
-        self.stream = stream or sys.stdout
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.every_s = 1.0 if self.tty else every_s
+        self.stream, self.every_s = stream, every_s  # no file object held: Ray Client pickles us
+        self.tty: bool | None = None
         self.started = time.time()
         self.last_line, self.last_print = "", 0.0
         self.best: tuple[float, str, str] | None = None
@@ -119,15 +118,23 @@ class LiveProgress(Callback):
         ):
             self.best = (acc, result.get("model", "?"), trial.trial_id)
 
+    def _out(self):
+        out = self.stream or sys.stdout
+        if self.tty is None:
+            self.tty = bool(getattr(out, "isatty", lambda: False)())
+            self.every_s = 1.0 if self.tty else self.every_s
+        return out
+
     def on_experiment_end(self, trials, **info):
         self.every_s = 0.0
         self.on_step_end(0, trials)
         if self.tty and not self.quiet:
-            self.stream.write("\n")
-            self.stream.flush()
+            self._out().write("\n")
+            self._out().flush()
 
     def on_step_end(self, iteration, trials, **info):
         now = time.time()
+        out = self._out()
         if self.quiet or now - self.last_print < self.every_s:
             return  # Ray calls this often: count the trials only when a line may print
         counts: dict[str, int] = {}
@@ -138,8 +145,8 @@ class LiveProgress(Callback):
         if self.tty:
             line = progress_bar(counts, elapsed, self.num_samples, self.time_budget_s, self.best)
             width = shutil.get_terminal_size((120, 20)).columns - 1
-            self.stream.write("\r" + line[:width] + "\x1b[K")
-            self.stream.flush()
+            out.write("\r" + line[:width] + "\x1b[K")
+            out.flush()
             self.last_print = now
             return
         line = (
@@ -149,7 +156,7 @@ class LiveProgress(Callback):
         if self.best:
             line += f"  | best val_acc {self.best[0]:.2%} ({self.best[1]}, {self.best[2]})"
         if line != self.last_line:
-            print(f"[{_clock(elapsed)}] {line}", flush=True, file=self.stream)
+            print(f"[{_clock(elapsed)}] {line}", flush=True, file=out)
             self.last_line, self.last_print = line, now
 
 

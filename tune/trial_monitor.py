@@ -36,6 +36,7 @@ def named_trial_actor(trainable: type, sweep: str, default_family: str) -> type:
         def __repr__(self) -> str:
             return trial_label(sweep, self.trial_id, self.config.get("model", default_family))
 
+    RNNTuneTrial.__qualname__ = "RNNTuneTrial"
     return RNNTuneTrial
 
 
