@@ -10,6 +10,7 @@ from typing import Any
 
 from results.load import Run
 from results.stats import wilson_interval
+from results.tables import baseline_label
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,14 @@ def headline(run: Run) -> list[str]:
     ]
     if others:
         lines.append("Best of each family on test: " + "; ".join(others) + ".")
-    baselines = summary.get("baselines") or {}
-    if baselines:
+    for name, b in (summary.get("baselines") or {}).items():
+        base = Score(b["test_acc"], b.get("n_test") or score.n)
+        gap = 100 * (score.acc - base.acc)
+        verdict = "tuning paid off" if gap > 0 else "tuning did not beat it"
         lines.append(
-            "Baselines on test: "
-            + "; ".join(
-                f"{name} {Score(b['test_acc'], b.get('n_test') or score.n).text()}"
-                for name, b in baselines.items()
-            )
-            + "."
+            f"Against {baseline_label(name)} on the same splits"
+            + (f" (C {b['C']:g}, chosen on validation)" if "C" in b else "")
+            + f": {base.text()}; {verdict} ({gap:+.2f} points on test)."
         )
     lines.append("Cost: " + cost_line(run) + ".")
     return lines

@@ -131,6 +131,16 @@ def check_summary(path: Path, summary: dict[str, Any]) -> None:
         path,
         "test_confusion is not {family: {class_names, matrix}}",
     )
+    baselines = summary.get("baselines", {})
+    _expect(
+        isinstance(baselines, dict)
+        and all(
+            isinstance(b, dict) and all(_is_number(b.get(k)) for k in ("val_acc", "test_acc"))
+            for b in baselines.values()
+        ),
+        path,
+        "baselines is not {name: {val_acc, test_acc}}",
+    )
     _expect(
         all(_is_number(summary.get(k, 0)) for k in ("trials", "wall_s")),
         path,

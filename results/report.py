@@ -66,11 +66,13 @@ def build_sections(
 ) -> tuple[list[Section], list[Section]]:
     """(main sections in reading order, details for the collapsible part)."""
     trials = pd.concat([r.trials for r in runs], ignore_index=True)
-    test_acc, test_n = {}, {}
+    test_acc, test_n, baselines = {}, {}, {}
     for r in runs:
         for family, best in (r.summary or {}).get("by_family", {}).items():
             test_acc[(r.name, family)] = best["test_acc"]
             test_n[(r.name, family)] = test_size(r.summary, family)
+        for name, record in (r.summary or {}).get("baselines", {}).items():
+            baselines[(r.name, name)] = record
     main: list[Section] = [
         (
             "Leaderboard",
@@ -81,8 +83,9 @@ def build_sections(
             "Model families",
             "RNN vs LSTM vs GRU (and the notebook's seed baseline when present): best and median "
             "validation accuracy over a family's trials; test accuracy is scored once, on each "
-            "family's best checkpoint, with its 95% interval.",
-            tables.family_comparison(trials, test_acc, test_n),
+            "family's best checkpoint, with its 95% interval. Baseline rows: a simple model fitted "
+            "on the same splits, its settings chosen on validation only.",
+            tables.family_comparison(trials, test_acc, test_n, baselines),
         ),
     ]
     for run, found in importances.items():

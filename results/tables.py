@@ -41,18 +41,28 @@ def leaderboard(trials: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return board
 
 
+BASELINE_LABELS = {"tfidf_linear_svm": "TF-IDF + linear SVM"}
+
+
+def baseline_label(name: str) -> str:
+    return BASELINE_LABELS.get(name, name) + " (baseline)"
+
+
 def family_comparison(
     trials: pd.DataFrame,
     test_acc: dict[tuple[str, str], float],
     test_n: dict[tuple[str, str], int] | None = None,
+    baselines: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Per run and family: trials and outcomes, best/median best val_acc, test_acc of the family's
-    best.
+    best; then each run's baselines (fitted on the same splits), so the table answers "did tuning
+    pay off?".
 
     `test_acc` maps (run, family) to the test accuracy of that family's best checkpoint; `test_n`
-    to the number of test rows behind it (for the 95% interval).
+    to the number of test rows behind it (for the 95% interval); `baselines` maps (run, name) to
+    summary.json's baseline record.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (run, family), group in trials.groupby(["run", "family"], sort=True):
         acc = group["best_val_acc"].dropna()
         key = (run, family.replace(" (seed)", ""))
@@ -69,6 +79,22 @@ def family_comparison(
                 "best_val_acc": acc.max() if len(acc) else np.nan,
                 "median_val_acc": acc.median() if len(acc) else np.nan,
                 "test_acc_of_best": test,
+                "test_95_ci": "" if pd.isna(low) else f"{low:.1%}–{high:.1%}",
+            }
+        )
+    for (run, name), record in sorted((baselines or {}).items()):
+        n = int(record.get("n_test") or 0)
+        low, high = wilson_interval(record["test_acc"], n) if n else (np.nan, np.nan)
+        rows.append(
+            {
+                "run": run,
+                "family": baseline_label(name),
+                "trials": "—",
+                "stopped_early": "—",
+                "errored": "—",
+                "best_val_acc": record["val_acc"],
+                "median_val_acc": np.nan,
+                "test_acc_of_best": record["test_acc"],
                 "test_95_ci": "" if pd.isna(low) else f"{low:.1%}–{high:.1%}",
             }
         )

@@ -19,7 +19,10 @@ def write_summary(
     optuna_storage: str,
     optuna_study: str,
     wall_s: float,
+    baselines: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """`baselines`: name -> {val_acc, test_acc, n_test, ...} of the simple models fitted on the
+    same splits (tune/baseline.py), beside the tuned ones."""
     counts = {
         status: sum(r["status"] == status for r in rows)
         for status in ("completed", "stopped_early", "errored")
@@ -35,6 +38,7 @@ def write_summary(
             family: {"class_names": row["class_names"], "matrix": row["test_confusion"]}
             for family, row in best_by_family.items()
         },
+        "baselines": baselines or {},
         "errors": {r["trial_id"]: r["error"] for r in rows if r["error"]},
         "optuna_storage": optuna_storage,
         "optuna_study": optuna_study,

@@ -25,6 +25,7 @@ from ray.tune.trainable import wrap_function
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
 from results.load import trial_status
+from tune.baseline import fit_baseline
 from tune.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
 from tune.cluster import (
     check_model_fits,
@@ -177,8 +178,15 @@ def _run_sweep(
         raise SweepInterrupted(run_dir, len(unfinished))
     rows = [_row(result, cfg, pruner) for result in results]
     best_by_family = _score_best(rows, data, run_dir, keep_source=is_uri(cfg.sweep.storage))
+    baseline = fit_baseline(data, cfg.train.seed)
     summary = write_summary(
-        run_dir, rows, best_by_family, storage_url, run_dir.name, time.time() - started
+        run_dir,
+        rows,
+        best_by_family,
+        storage_url,
+        run_dir.name,
+        time.time() - started,
+        baselines={baseline.pop("name"): {**baseline, "n_test": len(data.test)}},
     )
     return SweepOutcome(run_dir, summary)
 
