@@ -105,13 +105,32 @@ def headline(run: Run) -> list[str]:
     score = family_score(summary, family)
     checkpoint = best["checkpoint"]
     settings = {**run.config.get("train", {}), **best["config"]}
-    lines = [
-        f"**Use the {family.upper()}** of trial {best['trial_id']} "
-        f"({describe_settings(settings)}): "
-        f"test accuracy **{score.text()}** "
-        f"on {score.n:,} test rows; validation {best['val_acc']:.2%}.",
-        f'Checkpoint `{checkpoint}`; classify with `rnn-tune predict {checkpoint} "some text"`.',
-    ]
+    ensemble = summary.get("ensemble")
+    if ensemble and ensemble["k"] > 1:
+        final = Score(ensemble["test_acc"], ensemble.get("n_test") or score.n)
+        members = ", ".join(f"{m['family'].upper()} {m['trial_id']}" for m in ensemble["members"])
+        lines = [
+            f"**Use the ensemble of the top {ensemble['k']} trials** ({members}; their class "
+            f"probabilities averaged, k chosen on validation): test accuracy **{final.text()}** "
+            f"on {final.n:,} test rows; validation {ensemble['val_acc']:.2%}.",
+            f'Classify with `rnn-tune predict {run.path} "some text"`. Best single trial: the '
+            f"{family.upper()} of trial {best['trial_id']} ({describe_settings(settings)}), test "
+            f"{score.text()}, validation {best['val_acc']:.2%}, checkpoint `{checkpoint}`.",
+        ]
+    else:
+        final = score
+        lines = [
+            f"**Use the {family.upper()}** of trial {best['trial_id']} "
+            f"({describe_settings(settings)}): "
+            f"test accuracy **{score.text()}** "
+            f"on {score.n:,} test rows; validation {best['val_acc']:.2%}.",
+            f"Checkpoint `{checkpoint}`; classify with `rnn-tune predict {checkpoint} "
+            '"some text"`.',
+        ]
+        if ensemble:
+            lines.append(
+                "An ensemble of the top trials did not score higher on validation (k=1 chosen)."
+            )
     others = [
         f"{fam.upper()} {family_score(summary, fam).text()}"
         for fam, row in sorted(summary["by_family"].items(), key=lambda kv: -kv[1]["test_acc"])
@@ -120,7 +139,7 @@ def headline(run: Run) -> list[str]:
         lines.append("Best of each family on test: " + "; ".join(others) + ".")
     for name, b in (summary.get("baselines") or {}).items():
         base = Score(b["test_acc"], b.get("n_test") or score.n)
-        gap = 100 * (score.acc - base.acc)
+        gap = 100 * (final.acc - base.acc)
         verdict = "tuning paid off" if gap > 0 else "tuning did not beat it"
         lines.append(
             f"Against {baseline_label(name)} on the same splits"

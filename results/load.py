@@ -141,6 +141,24 @@ def check_summary(path: Path, summary: dict[str, Any]) -> None:
         path,
         "baselines is not {name: {val_acc, test_acc}}",
     )
+    ensemble = summary.get("ensemble")
+    _expect(
+        ensemble is None
+        or (
+            isinstance(ensemble, dict)
+            and all(_is_number(ensemble.get(k)) for k in ("k", "val_acc", "test_acc"))
+            and isinstance(ensemble.get("members"), list)
+            and all(
+                isinstance(m, dict)
+                and isinstance(m.get("trial_id"), str)
+                and isinstance(m.get("family"), str)
+                and isinstance(m.get("checkpoint"), str)
+                for m in ensemble["members"]
+            )
+        ),
+        path,
+        "ensemble is not {k, members: [{trial_id, family, checkpoint}], val_acc, test_acc}",
+    )
     _expect(
         all(_is_number(summary.get(k, 0)) for k in ("trials", "wall_s")),
         path,

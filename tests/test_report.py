@@ -119,13 +119,22 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
         "NonFiniteLossError",
     ):
         assert heading in md
-    best = summary["best"]
+    best, ensemble = summary["best"], summary["ensemble"]
     first = md.split("\n## ")[0]
-    assert f"**Use the {best['family'].upper()}** of trial {best['trial_id']}" in first
-    assert (
-        f"`rnn-tune predict {best['checkpoint']} " in first
-        and f"{best['test_acc']:.2%} (95% CI" in first
-    )
+    if ensemble["k"] > 1:
+        assert f"**Use the ensemble of the top {ensemble['k']} trials** (" in first
+        assert f"`rnn-tune predict {run_dir} " in first
+        assert f"{ensemble['test_acc']:.2%} (95% CI" in first
+        single = f"Best single trial: the {best['family'].upper()} of trial {best['trial_id']}"
+        assert single in first
+    else:
+        assert f"**Use the {best['family'].upper()}** of trial {best['trial_id']}" in first
+        assert f"`rnn-tune predict {best['checkpoint']} " in first
+    assert f"{best['test_acc']:.2%} (95% CI" in first
+    baseline = summary["baselines"]["tfidf_linear_svm"]
+    against = f"Against TF-IDF + linear SVM (baseline) on the same splits (C {baseline['C']:g}"
+    assert against in first
+    assert "| TF-IDF + linear SVM (baseline) | — | — | — |" in md
     assert (
         f"{summary['trials']} trials ({summary['completed']} completed, "
         f"{summary['stopped_early']} stopped early" in first
@@ -183,14 +192,19 @@ def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
         page.goto((run_dir / "report.html").as_uri(), wait_until="load")
         summary = json.loads((run_dir / "summary.json").read_text())
         headline = page.locator("ul.headline").inner_text()
-        best = summary["best"]
-        assert f"Use the {best['family'].upper()} of trial {best['trial_id']}" in headline
-        assert f"test accuracy {best['test_acc']:.2%} (95% CI" in headline
+        best, ensemble = summary["best"], summary["ensemble"]
+        if ensemble["k"] > 1:
+            assert f"Use the ensemble of the top {ensemble['k']} trials" in headline
+            assert f"test accuracy {ensemble['test_acc']:.2%} (95% CI" in headline
+        else:
+            assert f"Use the {best['family'].upper()} of trial {best['trial_id']}" in headline
+            assert f"test accuracy {best['test_acc']:.2%} (95% CI" in headline
         for family, row in summary["by_family"].items():
             assert f"{family.upper()} {row['test_acc']:.2%}" in headline
         assert (
             f"{summary['trials']} trials" in headline
-            and f"rnn-tune predict {best['checkpoint']}" in headline
+            and f"rnn-tune predict {run_dir if ensemble['k'] > 1 else best['checkpoint']}"
+            in headline
         )
         # Every table and the page itself fit a 1280 px window: nothing to scroll sideways.
         widths = page.eval_on_selector_all(
@@ -245,3 +259,29 @@ def test_report_reads_only_the_runs_own_study_and_writes_no_database(run_dir, tm
     assert rnn_tune("report", str(copy)).returncode == 0
     assert not (copy / "optuna.db").exists()
     assert "Optuna's importances" not in (copy / "report.md").read_text()
+
+
+def test_ensemble_is_chosen_on_validation_and_predict_run_dir_uses_it(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    ensemble = summary["ensemble"]
+    by_k = {int(k): v for k, v in ensemble["val_acc_by_k"].items()}
+    assert ensemble["val_acc"] == max(by_k.values()) and ensemble["k"] == max(
+        k for k, v in by_k.items() if v == ensemble["val_acc"]
+    )
+    assert len(by_k) >= 2 and ensemble["val_acc"] >= by_k[1]
+    trials = pd.read_csv(run_dir / "trials.csv").dropna(subset=["best_val_acc"])
+    top = trials.sort_values("best_val_acc", ascending=False)["best_val_acc"].head(ensemble["k"])
+    members = [m["val_acc"] for m in ensemble["members"]]
+    assert members == pytest.approx(list(top)) and members[0] == summary["best"]["val_acc"]
+    for member in ensemble["members"]:
+        assert Path(member["checkpoint"]).is_file()
+        assert Path(member["checkpoint"]).parent == run_dir / "ensemble" / member["trial_id"]
+    text = "a text to classify"
+    combined = json.loads(rnn_tune("predict", str(run_dir), text, "--json").stdout)
+    alone = [
+        json.loads(rnn_tune("predict", m["checkpoint"], text, "--json").stdout)["probabilities"]
+        for m in ensemble["members"]
+    ]
+    for name, p in combined["probabilities"].items():
+        assert p == pytest.approx(sum(a[name] for a in alone) / len(alone), abs=1e-6)
+    assert combined["label"] == max(combined["probabilities"], key=combined["probabilities"].get)

@@ -123,6 +123,13 @@ class SweepConfig:
     keep_checkpoints: int = setting(
         1, "finished trials whose best checkpoint is kept, per family", ge=1
     )
+    ensemble_candidates: int = setting(
+        8,
+        "top trials (by val_acc, any family) kept as ensemble candidates; the ensemble takes the "
+        "top k of them, k chosen on validation (0: no ensemble)",
+        ge=0,
+        le=64,
+    )
     optuna_storage: str | None = setting(
         None, "Optuna RDB URL, e.g. PostgreSQL (else sqlite:///RUN_DIR/optuna.db)"
     )

@@ -5,7 +5,8 @@ the experiment state after each checkpoint); on top of that this callback decide
 - the optimizer state (`optimizer.pt`, twice the weights' size under Adam) stays only in the
   latest checkpoint of a running trial, the one a retry or `--resume` starts from;
 - when a trial ends, its latest checkpoint goes unless it is its best, and its best stays only
-  while it is among the top `keep` of its model family.
+  while it is among the top `keep` of its model family or the top `overall` of the sweep (the
+  ensemble's candidates, tune/ensemble.py).
 
 Deletions wait `grace_s` seconds, so that a snapshot written since names the newer checkpoint: a
 driver killed between a deletion and the next snapshot would resume a trial from a checkpoint
@@ -37,6 +38,7 @@ def delete_checkpoint(checkpoint: Checkpoint, name: str | None = None) -> None:
 @dataclass
 class CheckpointPruner(Callback):
     keep: int = 1
+    overall: int = 0
     grace_s: float = 10.0
     running: dict[str, list[tuple[float, Checkpoint]]] = field(default_factory=dict)
     finished: dict[str, list[tuple[float, str, Checkpoint]]] = field(default_factory=dict)
@@ -88,17 +90,27 @@ class CheckpointPruner(Callback):
             if checkpoint.path != best.path:
                 drop(checkpoint)
         drop(best, OPTIMIZER_FILE)
+        for ranked in self.finished.values():
+            ranked[:] = [e for e in ranked if e[1] != trial_id]
         ranked = self.finished.setdefault(family, [])
-        ranked[:] = [e for e in ranked if e[1] != trial_id]
         ranked.append((best_acc, trial_id, best))
         ranked.sort(key=lambda e: -e[0])
-        for _, _, dropped in ranked[self.keep :]:
-            drop(dropped)
-        del ranked[self.keep :]
+        everyone = sorted((e for r in self.finished.values() for e in r), key=lambda e: -e[0])
+        overall = {e[1] for e in everyone[: self.overall]}
+        for family_ranked in self.finished.values():
+            keep = [e for i, e in enumerate(family_ranked) if i < self.keep or e[1] in overall]
+            for entry in family_ranked:
+                if entry not in keep:
+                    drop(entry[2])
+            family_ranked[:] = keep
 
     def kept(self, family: str) -> list[tuple[float, str, Checkpoint]]:
         """The family's kept (val_acc, trial_id, checkpoint), best first."""
         return list(self.finished.get(family, []))
+
+    def family_kept(self, family: str) -> set[str]:
+        """The trials the family rule alone keeps (its top `keep`)."""
+        return {tid for _, tid, _ in self.finished.get(family, [])[: self.keep]}
 
 
 def _best(entries: list[tuple[float, Checkpoint]]) -> tuple[float, Checkpoint]:

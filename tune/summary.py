@@ -20,9 +20,11 @@ def write_summary(
     optuna_study: str,
     wall_s: float,
     baselines: dict[str, dict[str, Any]] | None = None,
+    ensemble: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`baselines`: name -> {val_acc, test_acc, n_test, ...} of the simple models fitted on the
-    same splits (tune/baseline.py), beside the tuned ones."""
+    same splits (tune/baseline.py), beside the tuned ones; `ensemble`: the top trials' averaged
+    probabilities (tune/ensemble.py: k, members, val_acc, test_acc), or None."""
     counts = {
         status: sum(r["status"] == status for r in rows)
         for status in ("completed", "stopped_early", "errored")
@@ -39,6 +41,7 @@ def write_summary(
             for family, row in best_by_family.items()
         },
         "baselines": baselines or {},
+        "ensemble": ensemble,
         "errors": {r["trial_id"]: r["error"] for r in rows if r["error"]},
         "optuna_storage": optuna_storage,
         "optuna_study": optuna_study,

@@ -11,6 +11,7 @@ import errno
 import os
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from tune.cluster import (
     start_ray,
 )
 from tune.config import Config, ConfigError
+from tune.ensemble import Candidate, build_ensemble
 from tune.optuna_search import WholeCurveOptunaSearch
 from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import ExperimentStateGuard, repair_state
@@ -143,7 +145,7 @@ def _run_sweep(
     if not (run_dir / VOCAB_FILE).is_file():
         data.vocab.save(run_dir / VOCAB_FILE)
     storage_url = optuna_storage_url(cfg, run_dir)
-    pruner = CheckpointPruner(cfg.sweep.keep_checkpoints)
+    pruner = CheckpointPruner(cfg.sweep.keep_checkpoints, cfg.sweep.ensemble_candidates)
     info = start_ray(cfg, run_dir.name, quiet)
     write_driver_file(run_dir, info.to_dict())
     if not quiet:
@@ -177,6 +179,7 @@ def _run_sweep(
     if unfinished and not (budget is not None and time.time() - fit_started >= budget):
         raise SweepInterrupted(run_dir, len(unfinished))
     rows = [_row(result, cfg, pruner) for result in results]
+    ensemble = _ensemble(rows, data, run_dir, cfg, pruner)
     best_by_family = _score_best(rows, data, run_dir, keep_source=is_uri(cfg.sweep.storage))
     baseline = fit_baseline(data, cfg.train.seed)
     summary = write_summary(
@@ -187,8 +190,41 @@ def _run_sweep(
         run_dir.name,
         time.time() - started,
         baselines={baseline.pop("name"): {**baseline, "n_test": len(data.test)}},
+        ensemble=ensemble,
     )
     return SweepOutcome(run_dir, summary)
+
+
+def _ensemble(
+    rows: list[dict[str, Any]],
+    data: PreparedData,
+    run_dir: Path,
+    cfg: Config,
+    pruner: CheckpointPruner,
+) -> dict[str, Any] | None:
+    """The top trials' ensemble (tune/ensemble.py); then the checkpoints kept only as its
+    candidates go (members are exported to RUN_DIR/ensemble/)."""
+    ranked = sorted(
+        (r for r in rows if r["checkpoint"] and r["val_acc"] is not None),
+        key=lambda r: -r["val_acc"],
+    )[: cfg.sweep.ensemble_candidates]
+    with ExitStack() as stack:
+        candidates = [
+            Candidate(
+                r["trial_id"],
+                r["family"],
+                r["val_acc"],
+                Path(stack.enter_context(r["checkpoint"].as_directory())),
+            )
+            for r in ranked
+        ]
+        ensemble = build_ensemble(candidates, data, run_dir)
+    if not is_uri(cfg.sweep.storage):
+        for row in rows:
+            if row["checkpoint"] and row["trial_id"] not in pruner.family_kept(row["family"]):
+                delete_checkpoint(row["checkpoint"])
+                row["checkpoint"] = None
+    return ensemble
 
 
 def _new_tuner(
