@@ -98,8 +98,8 @@ def _budget(sweep: dict[str, Any], trials: pd.DataFrame, elapsed: float, state: 
     done = int(trials["status"].isin(["completed", "stopped_early", "errored"]).sum())
     parts = []
     total = sweep.get("num_samples")
-    if isinstance(total, int):
-        parts.append(f"{done} of {total} trials finished")
+    parts.append(f"{done} of {total}" if isinstance(total, int) else f"{done}")
+    parts[-1] += " trials finished"
     budget = sweep.get("time_budget_s")
     if isinstance(budget, (int, float)) and budget > 0:
         left = max(0.0, budget - elapsed) if state == "running" else 0.0

@@ -66,13 +66,16 @@ def build_sections(
 ) -> tuple[list[Section], list[Section]]:
     """(main sections in reading order, details for the collapsible part)."""
     trials = pd.concat([r.trials for r in runs], ignore_index=True)
-    test_acc, test_n, baselines = {}, {}, {}
+    test_acc, test_n, others = {}, {}, {}
     for r in runs:
         for family, best in (r.summary or {}).get("by_family", {}).items():
             test_acc[(r.name, family)] = best["test_acc"]
             test_n[(r.name, family)] = test_size(r.summary, family)
+        ensemble = (r.summary or {}).get("ensemble")
+        if ensemble:
+            others[(r.name, f"ensemble of the top {ensemble['k']}")] = ensemble
         for name, record in (r.summary or {}).get("baselines", {}).items():
-            baselines[(r.name, name)] = record
+            others[(r.name, tables.baseline_label(name))] = record
     main: list[Section] = [
         (
             "Leaderboard",
@@ -83,9 +86,10 @@ def build_sections(
             "Model families",
             "RNN vs LSTM vs GRU (and the notebook's seed baseline when present): best and median "
             "validation accuracy over a family's trials; test accuracy is scored once, on each "
-            "family's best checkpoint, with its 95% interval. Baseline rows: a simple model fitted "
-            "on the same splits, its settings chosen on validation only.",
-            tables.family_comparison(trials, test_acc, test_n, baselines),
+            "family's best checkpoint, with its 95% interval. Then the ensemble of the top trials "
+            "(k chosen on validation) and the baseline: a simple model fitted on the same splits, "
+            "its settings chosen on validation only. epochs_trained: how the budget was spread.",
+            tables.family_comparison(trials, test_acc, test_n, others),
         ),
     ]
     for run, found in importances.items():

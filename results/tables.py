@@ -52,15 +52,15 @@ def family_comparison(
     trials: pd.DataFrame,
     test_acc: dict[tuple[str, str], float],
     test_n: dict[tuple[str, str], int] | None = None,
-    baselines: dict[tuple[str, str], dict[str, Any]] | None = None,
+    others: dict[tuple[str, str], dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Per run and family: trials and outcomes, best/median best val_acc, test_acc of the family's
-    best; then each run's baselines (fitted on the same splits), so the table answers "did tuning
-    pay off?".
+    best; then each run's ensemble and baselines (fitted on the same splits), so the table answers
+    "did tuning pay off?".
 
     `test_acc` maps (run, family) to the test accuracy of that family's best checkpoint; `test_n`
-    to the number of test rows behind it (for the 95% interval); `baselines` maps (run, name) to
-    summary.json's baseline record.
+    to the number of test rows behind it (for the 95% interval); `others` maps (run, row label) to
+    a record with val_acc, test_acc and n_test (summary.json's ensemble and baselines).
     """
     rows: list[dict[str, Any]] = []
     for (run, family), group in trials.groupby(["run", "family"], sort=True):
@@ -74,6 +74,7 @@ def family_comparison(
                 "run": run,
                 "family": family,
                 "trials": len(group),
+                "epochs_trained": int(group["epochs"].sum()),
                 "stopped_early": int(group["stopped_early"].sum()),
                 "errored": int((group["status"] == "errored").sum()),
                 "best_val_acc": acc.max() if len(acc) else np.nan,
@@ -82,14 +83,15 @@ def family_comparison(
                 "test_95_ci": "" if pd.isna(low) else f"{low:.1%}–{high:.1%}",
             }
         )
-    for (run, name), record in sorted((baselines or {}).items()):
+    for (run, label), record in (others or {}).items():
         n = int(record.get("n_test") or 0)
         low, high = wilson_interval(record["test_acc"], n) if n else (np.nan, np.nan)
         rows.append(
             {
                 "run": run,
-                "family": baseline_label(name),
+                "family": label,
                 "trials": "—",
+                "epochs_trained": "—",
                 "stopped_early": "—",
                 "errored": "—",
                 "best_val_acc": record["val_acc"],

@@ -91,6 +91,9 @@ DEFAULT_SEARCH: dict[str, Any] = {
 }
 
 
+DEFAULT_TRIALS = 24
+
+
 @dataclass(frozen=True)
 class SweepConfig:
     """How a sweep runs: trial count and budget, placement, early stopping, storage and cluster."""
@@ -106,7 +109,11 @@ class SweepConfig:
         "with a cloud --storage: the folder for the run's plain files",
         env="RNN_TUNE_LOCAL_RUNS",
     )
-    num_samples: int = setting(24, "trials to run", ge=1)
+    num_samples: int | None = setting(
+        None,
+        f"trials to run (default: {DEFAULT_TRIALS}; with --time-budget, as many as it allows)",
+        ge=1,
+    )
     time_budget_s: float | None = setting(
         None,
         "stop starting trials after this long (90s, 10m, 1.5h)",
@@ -144,6 +151,14 @@ class SweepConfig:
         cli=False,
         default_factory=lambda: dict(DEFAULT_SEARCH),
     )
+
+    @property
+    def trial_cap(self) -> int | None:
+        """Trials the sweep may start: --num-samples, else none with a time budget (it runs until
+        the budget is spent), else 24."""
+        if self.num_samples is not None:
+            return self.num_samples
+        return None if self.time_budget_s is not None else DEFAULT_TRIALS
 
     def problems(self) -> list[str]:
         out = []

@@ -1,7 +1,13 @@
-"""Ray's OptunaSearch, made to leave each trial's whole learning curve in the Optuna study."""
+"""Ray's OptunaSearch, made to leave each trial's whole learning curve in the Optuna study, and
+the sampler it asks: TPE sized to the budget, with a floor of trials per model family."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from optuna import Study
+from optuna.samplers import BaseSampler, TPESampler
+from optuna.trial import FrozenTrial, TrialState
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
@@ -23,3 +29,78 @@ class WholeCurveOptunaSearch(OptunaSearch):
         ):
             ot_trial.report(result[self.metric], result[TRAINING_ITERATION])
         super().on_trial_complete(trial_id, result, error)
+
+
+MAX_STARTUP_TRIALS = 10  # Optuna's default, reached from 40 trials up
+FAMILY_FLOOR = 3
+
+
+def startup_trials(num_samples: int, families: int) -> int:
+    """Random trials before TPE models anything: a quarter of the budget, at least one per family,
+    at most Optuna's 10 (its default would make a 12- or 24-trial sweep mostly random search)."""
+    return min(MAX_STARTUP_TRIALS, max(families, num_samples // 4))
+
+
+def family_floor(num_samples: int, families: int) -> int:
+    """Trials each family gets before TPE may drop it: up to 3, at most half the budget in all."""
+    return max(1, min(FAMILY_FLOOR, num_samples // (2 * max(families, 1))))
+
+
+class FamilyFloorSampler(BaseSampler):
+    """A sampler that gives every model family `floor` trials before the wrapped sampler (TPE)
+    chooses families by itself: a family that happens to start badly on a noisy first trial is
+    not starved. Other parameters are always the wrapped sampler's."""
+
+    def __init__(self, base: BaseSampler, families: list[str], floor: int, key: str = "model"):
+        self.base, self.families, self.floor, self.key = base, list(families), floor, key
+
+    def _starved(self, study: Study) -> str | None:
+        counts = dict.fromkeys(self.families, 0)
+        for t in study.get_trials(deepcopy=False):
+            if t.state == TrialState.FAIL:
+                continue
+            family = t.params.get(self.key, t.system_attrs.get("fixed_params", {}).get(self.key))
+            if family in counts:
+                counts[family] += 1
+        family = min(self.families, key=lambda f: counts[f])
+        return family if counts[family] < self.floor else None
+
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial):
+        return self.base.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: Study, trial: FrozenTrial, search_space) -> dict[str, Any]:
+        values = self.base.sample_relative(study, trial, search_space)
+        if self.key in values and self._starved(study) is not None:
+            values = {k: v for k, v in values.items() if k != self.key}
+        return values
+
+    def sample_independent(self, study: Study, trial: FrozenTrial, name: str, distribution):
+        if name == self.key:
+            family = self._starved(study)
+            if family is not None and family in getattr(distribution, "choices", ()):
+                return family
+        return self.base.sample_independent(study, trial, name, distribution)
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self.base.before_trial(study, trial)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state, values) -> None:
+        self.base.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.base.reseed_rng()
+
+
+def make_sampler(num_samples: int, families: list[str], seed: int) -> BaseSampler:
+    """Multivariate TPE (parameters modelled jointly) with constant liar (running trials count as
+    bad, so concurrent trials spread out), its start-up sized to the budget, and a floor of trials
+    per family when the space has several."""
+    tpe = TPESampler(
+        seed=seed,
+        n_startup_trials=startup_trials(num_samples, len(families)),
+        multivariate=True,
+        constant_liar=True,
+    )
+    if len(families) < 2:
+        return tpe
+    return FamilyFloorSampler(tpe, families, family_floor(num_samples, len(families)))

@@ -37,7 +37,7 @@ from tune.cluster import (
 )
 from tune.config import Config, ConfigError
 from tune.ensemble import Candidate, build_ensemble
-from tune.optuna_search import WholeCurveOptunaSearch
+from tune.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import ExperimentStateGuard, repair_state
 from tune.records import LiveProgress, TrialRecorder, unfinished_trials
@@ -47,6 +47,8 @@ from tune.summary import write_summary
 from tune.training import EVAL_BATCH_SIZE, evaluate
 from tune.trial import run_trial
 from tune.trial_monitor import named_trial_actor
+
+UNCAPPED_PLAN = 40  # trials a budget-bound sweep plans for when sizing TPE's start-up
 
 
 @dataclass(frozen=True)
@@ -236,11 +238,14 @@ def _new_tuner(
     quiet: bool,
 ) -> tune.Tuner:
     s = cfg.sweep
+    families = s.search.get("model", {}).get("choice", [])
     search = WholeCurveOptunaSearch(
-        sampler=optuna.samplers.TPESampler(seed=cfg.train.seed),
+        sampler=make_sampler(s.trial_cap or UNCAPPED_PLAN, families, cfg.train.seed),
         study_name=run_dir.name,
         storage=optuna.storages.RDBStorage(storage_url),
-        points_to_evaluate=family_first_points(s.search, s.num_samples, cfg.to_dict()["train"])
+        points_to_evaluate=family_first_points(
+            s.search, s.trial_cap or UNCAPPED_PLAN, cfg.to_dict()["train"]
+        )
         or None,
     )
     scheduler = ASHAScheduler(
@@ -257,7 +262,7 @@ def _new_tuner(
             mode="max",
             search_alg=search,
             scheduler=scheduler,
-            num_samples=s.num_samples,
+            num_samples=s.trial_cap or -1,  # -1: until the time budget ends the sweep
             max_concurrent_trials=s.max_concurrent,
             time_budget_s=s.time_budget_s,
             reuse_actors=False,  # an actor's repr is read once: one actor per trial
@@ -282,7 +287,7 @@ def _new_tuner(
                 LiveProgress(
                     cfg.train.epochs,
                     quiet,
-                    num_samples=s.num_samples,
+                    num_samples=s.trial_cap,
                     time_budget_s=s.time_budget_s,
                 ),
                 pruner,
