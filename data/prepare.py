@@ -24,7 +24,7 @@ from data.config import DataConfig, default_cache_dir
 from data.encode import EncodedSplit, encode
 from data.errors import DataError
 from data.files import atomic_write_text, current_umask, file_digest, file_lock
-from data.splits import stratified_split, subsample
+from data.splits import stratified_split, subsample, validation_share
 from data.tables import label_names, read_table
 from data.tokenizer import basic_english, ngrams_iterator
 from data.vocab import Vocab, build_vocab
@@ -195,7 +195,8 @@ def _build(cfg: DataConfig, raw: _Raw, target: Path) -> None:
         test_texts, test_labels = [texts[i] for i in test_idx], labels[test_idx]
     else:
         train_idx, test_texts, test_labels = np.arange(len(labels)), raw.test_texts, raw.test_labels
-    fit_idx, val_idx = stratified_split(labels[train_idx], cfg.val_fraction, cfg.split_seed)
+    share = validation_share(len(train_idx), cfg.val_fraction)
+    fit_idx, val_idx = stratified_split(labels[train_idx], share, cfg.split_seed)
     fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
     fit_idx = fit_idx[subsample(labels[fit_idx], cfg.max_train_samples, cfg.split_seed)]
 

@@ -4,6 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
+VAL_SHARE, VAL_ROWS, MAX_VAL_SHARE = 0.05, 2000, 0.15
+
+
+def validation_share(rows: int, val_fraction: float | None) -> float:
+    """The share of `rows` held out for validation: `val_fraction` when given, else 5%, raised to
+    hold 2,000 rows where that is at most 15% of them.
+
+    Model selection reads validation accuracy: on 623 rows (5% of 12,466) its 95% interval is
+    about +/-2.5 points around 89%, wider than the gaps between the top trials; 2,000 rows make it
+    +/-1.4.
+    """
+    if val_fraction is not None:
+        return val_fraction
+    return min(MAX_VAL_SHARE, max(VAL_SHARE, VAL_ROWS / max(rows, 1)))
+
 
 def stratified_split(
     labels: np.ndarray, fraction: float, seed: int

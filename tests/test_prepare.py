@@ -77,3 +77,14 @@ def test_a_config_built_in_code_is_checked_against_its_declarations():
         prepare_data(DataConfig(dataset="synthetic", max_train_samples=1))
     with pytest.raises(DataError, match="unknown dataset 'imdb'"):
         prepare_data(DataConfig(dataset="imdb"))
+
+
+def test_validation_holds_2000_rows_on_small_sets_and_5_percent_on_large_ones():
+    from data.splits import validation_share
+
+    assert validation_share(12_466, None) == 0.15  # AG_NEWS subset: 1,870 rows, not 623
+    assert validation_share(30_000, None) == pytest.approx(2000 / 30_000)
+    assert validation_share(120_000, None) == 0.05
+    assert validation_share(12_466, 0.05) == 0.05  # --val-fraction wins
+    data = prepare_data(DataConfig(dataset="synthetic", synthetic_samples=4000))
+    assert len(data.val) == 600 and len(data.train) + len(data.val) == 4000
