@@ -48,7 +48,7 @@ def run_dir(tmp_path_factory) -> Path:
         "--embed-dim",
         "16",
         "--num-samples",
-        "9",
+        "15",
         "--storage",
         str(root),
         "--name",
@@ -76,7 +76,7 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
     trials = pd.read_csv(run_dir / "trials.csv")
     raw = raw_results(run_dir)
     good = raw[raw["error"].isna()]
-    assert len(trials) == 9 == raw["trial_id"].nunique()
+    assert len(trials) == 15 == raw["trial_id"].nunique()
     for _, row in trials.iterrows():
         mine = good[good["trial_id"] == row["trial_id"]]
         if len(mine):
@@ -87,7 +87,7 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
             assert row["epochs"] == mine["epoch"].max()
     failed = trials[trials["status"] == "errored"]
     assert (
-        list(failed["family"]) == ["rnn"]
+        set(failed["family"]) == {"rnn"}  # every rnn trial NaNs; how many TPE tries is its call
         and failed["error"].str.contains("NonFiniteLossError").all()
     )
     summary = json.loads((run_dir / "summary.json").read_text())

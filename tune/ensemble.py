@@ -65,22 +65,20 @@ def build_ensemble(
     ranked = sorted(candidates, key=lambda c: -c.val_acc)
     if len(ranked) < 2:
         return None
-    models = [load_checkpoint(c.checkpoint).model for c in ranked]
-    val_probs = [probabilities(m, data.val) for m in models]
-    k, by_k = choose_k(val_probs, data.val.labels)
     target = run_dir / ENSEMBLE_DIR
     shutil.rmtree(target, ignore_errors=True)
-    members = []
-    for c in ranked[:k]:
-        path = export_checkpoint(c.checkpoint, target / c.trial_id, data.vocab)
-        members.append(
-            {
-                "trial_id": c.trial_id,
-                "family": c.family,
-                "val_acc": c.val_acc,
-                "checkpoint": str(path),
-            }
-        )
+    # Standalone copies first (vocab inside): a trial checkpoint fetched from cloud storage has no
+    # run directory around it to find the vocab in.
+    paths = [export_checkpoint(c.checkpoint, target / c.trial_id, data.vocab) for c in ranked]
+    models = [load_checkpoint(p).model for p in paths]
+    val_probs = [probabilities(m, data.val) for m in models]
+    k, by_k = choose_k(val_probs, data.val.labels)
+    for path in paths[k:]:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    members = [
+        {"trial_id": c.trial_id, "family": c.family, "val_acc": c.val_acc, "checkpoint": str(p)}
+        for c, p in zip(ranked[:k], paths[:k])
+    ]
     test = sum(probabilities(m, data.test) for m in models[:k])
     return {
         "k": k,

@@ -7,7 +7,7 @@ from typing import Any
 
 from optuna import Study
 from optuna.samplers import BaseSampler, TPESampler
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
@@ -56,9 +56,7 @@ class FamilyFloorSampler(BaseSampler):
 
     def _starved(self, study: Study) -> str | None:
         counts = dict.fromkeys(self.families, 0)
-        for t in study.get_trials(deepcopy=False):
-            if t.state == TrialState.FAIL:
-                continue
+        for t in study.get_trials(deepcopy=False):  # failed trials count: the family had its go
             family = t.params.get(self.key, t.system_attrs.get("fixed_params", {}).get(self.key))
             if family in counts:
                 counts[family] += 1

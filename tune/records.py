@@ -40,6 +40,12 @@ def status_of(trial, max_epochs: int) -> str:
     return trial_status(event, result.get("error"), result.get("epoch", 0), max_epochs)
 
 
+def ended_trials(run_dir: Path) -> set[str]:
+    """Trials that completed or errored."""
+    records = read_records(Path(run_dir) / RECORDS_FILE)
+    return {r["trial_id"] for r in records if r["event"] in ("complete", "error")}
+
+
 def unfinished_trials(run_dir: Path) -> set[str]:
     """Trials that started but never completed nor errored: the sweep was interrupted (Ctrl-C)."""
     records = read_records(Path(run_dir) / RECORDS_FILE)

@@ -40,7 +40,7 @@ from tune.ensemble import Candidate, build_ensemble
 from tune.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import ExperimentStateGuard, repair_state
-from tune.records import LiveProgress, TrialRecorder, unfinished_trials
+from tune.records import LiveProgress, TrialRecorder, ended_trials, unfinished_trials
 from tune.run_dir import is_uri, write_driver_file
 from tune.search_space import family_first_points, largest_train, tune_space
 from tune.summary import write_summary
@@ -178,8 +178,11 @@ def _run_sweep(
         ray.shutdown()
     budget = cfg.sweep.time_budget_s
     unfinished = unfinished_trials(run_dir)
-    if unfinished and not (budget is not None and time.time() - fit_started >= budget):
-        raise SweepInterrupted(run_dir, len(unfinished))
+    cap = cfg.sweep.trial_cap
+    # A trial stopped before its actor came up has no start record: count the ends as well.
+    missing = max(len(unfinished), cap - len(ended_trials(run_dir)) if cap else 0)
+    if missing and not (budget is not None and time.time() - fit_started >= budget):
+        raise SweepInterrupted(run_dir, missing)
     rows = [_row(result, cfg, pruner) for result in results]
     ensemble = _ensemble(rows, data, run_dir, cfg, pruner)
     best_by_family = _score_best(rows, data, run_dir, keep_source=is_uri(cfg.sweep.storage))
