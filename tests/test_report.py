@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser import chromium_page, needs_chromium
 
 from results.load import load_run
 from results.tables import family_comparison, leaderboard
@@ -167,28 +168,9 @@ def test_empty_or_foreign_directory_is_a_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(
-    not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)"
-)
+@needs_chromium
 def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=shutil.which("chromium"),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with chromium_page(1280, 900) as page:
         page.goto((run_dir / "report.html").as_uri(), wait_until="load")
         summary = json.loads((run_dir / "summary.json").read_text())
         headline = page.locator("ul.headline").inner_text()
@@ -230,8 +212,7 @@ def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
             assert f"val {row['best_val_acc']:.2%}" in tip and f"lr {row['lr']:.2e}" in tip
         assert page.locator("h2", has_text="Leaderboard").count() == 1
         assert page.locator("figcaption").count() == 0
-        browser.close()
-    assert errors == []
+        assert page.errors == []
 
 
 def test_report_reads_only_the_runs_own_study_and_writes_no_database(run_dir, tmp_path):
