@@ -48,9 +48,10 @@ class PreparedData:
     key: str
     cache_hit: bool
     malformed_rows: int = 0
+    vectors: np.ndarray | None = None
 
     def for_training(self) -> TrainingData:
-        return TrainingData(self.train, self.val, len(self.vocab), self.class_names)
+        return TrainingData(self.train, self.val, len(self.vocab), self.class_names, self.vectors)
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,14 @@ class TrainingData:
     """What a trial reads: the train and validation splits, the vocab's size and the class names.
 
     No vocab strings and no test split, so the copy each trial gets is the id arrays alone (read
-    in place from Ray's object store).
+    in place from Ray's object store), with the pre-trained word vectors (V, D) if any.
     """
 
     train: EncodedSplit
     val: EncodedSplit
     vocab_size: int
     class_names: tuple[str, ...]
+    vectors: np.ndarray | None = None
 
 
 @dataclass

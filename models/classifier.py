@@ -62,6 +62,8 @@ class RecurrentClassifier(nn.Module):
         sparse_embedding: bool = False,
         pack: bool | None = None,
         embed_dropout: float = 0.0,
+        word_dropout: float = 0.0,
+        unk_idx: int = 1,
     ):
         super().__init__()
         if pooling not in POOLINGS:
@@ -84,11 +86,15 @@ class RecurrentClassifier(nn.Module):
             for i in range(num_layers)
         )
         self.embed_dropout = nn.Dropout(embed_dropout)
+        self.word_dropout = word_dropout
+        self.unk_idx = unk_idx
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_dim * directions, num_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """tokens (B, T) int64 padded with `padding_idx`, lengths (B,) >= 1 -> logits (B, C)."""
+        if self.training and self.word_dropout > 0:
+            tokens = self._drop_words(tokens)
         x = self.embed_dropout(self.embedding(tokens))  # (B, T, E)
         if self.pooling == "seed":
             return self.head(self.dropout(self._seed_features(x)))
@@ -104,6 +110,16 @@ class RecurrentClassifier(nn.Module):
                 outputs.append(gather_time(backward, reverse))
             x = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]  # (B, T, D)
         return self.head(self.dropout(self._pool(x, lengths)))
+
+    def _drop_words(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, T) with each real token turned into `<unk>` at rate `word_dropout`: the
+        model learns to classify without any one word, and learns an `<unk>` row it meets at test
+        time (embedding dropout zeroes vectors instead, a row no test token maps to)."""
+        padding = self.embedding.padding_idx
+        drop = torch.rand(tokens.shape, device=tokens.device) < self.word_dropout
+        if padding is not None:
+            drop &= tokens != padding
+        return tokens.masked_fill(drop, self.unk_idx)
 
     def _run(
         self, rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, pack: bool

@@ -213,3 +213,17 @@ def test_parameter_estimate_matches_the_built_model(family, bidirectional, num_l
     shape = dict(embed_dim=12, hidden_dim=10, num_layers=num_layers, bidirectional=bidirectional)
     built = build_model(family, 97, 5, **shape)
     assert estimate_parameters(family, 97, 5, **shape) == count_parameters(built)
+
+
+def test_word_dropout_reads_real_words_as_unk_in_training_only():
+    """At a rate near 1 every real token becomes <unk> (id 1) while training; padding stays
+    padding, and evaluation reads the words themselves."""
+    torch.manual_seed(0)
+    tokens = torch.tensor([[5, 6, 7, 0], [8, 9, 0, 0]])
+    lengths = torch.tensor([3, 2])
+    model = build_model("gru", 50, 4, embed_dim=8, hidden_dim=8, word_dropout=0.999999)
+    all_unk = torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]])
+    dropped = model(tokens, lengths)
+    model.eval()
+    torch.testing.assert_close(dropped, model(all_unk, lengths))
+    assert not torch.allclose(model(tokens, lengths), dropped)

@@ -286,3 +286,38 @@ def test_resume_of_a_foreign_directory_is_a_clear_error(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-x", "-q"]))
+
+
+def test_sweep_starts_every_trial_from_the_vectors_file(tmp_path):
+    """--vectors fixes embed_dim to the file's size and takes it out of the search; each trial's
+    model (its best checkpoint) has that size, and the run's config.json says so."""
+    path = tmp_path / "vectors.txt"
+    words = ["alpha", "beta", "gamma", "delta"]
+    path.write_text("".join(f"{w} {i} 0.5 -0.5 1 0\n" for i, w in enumerate(words)))
+    result = sweep(
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "300",
+        "--num-samples",
+        "2",
+        "--epochs",
+        "1",
+        "--vectors",
+        str(path),
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "vec",
+        "--hidden-dim",
+        "8",
+        "--no-dashboard",
+        "--no-report",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "vectors: 4 of 56 vocab words (7%) found in" in result.stdout
+    config = json.loads((tmp_path / "vec" / "config.json").read_text())
+    assert config["train"]["embed_dim"] == 5 and "embed_dim" not in config["sweep"]["search"]
+    summary = json.loads((tmp_path / "vec" / "summary.json").read_text())
+    for best in summary["by_family"].values():
+        assert load_checkpoint(Path(best["checkpoint"])).model.embedding.embedding_dim == 5

@@ -21,6 +21,7 @@ from data.settings import check, coerce, setting, specs
 from models import MODEL_FAMILIES, POOLINGS
 
 PRECISIONS = ("fp32", "bf16")
+LR_SCHEDULES = ("constant", "cosine", "onecycle")
 SEARCH_KINDS = ("choice", "uniform", "loguniform", "randint", "lograndint")
 
 
@@ -48,6 +49,13 @@ class TrainConfig:
     embed_dropout: float = setting(
         0.0, "dropout on the embedded tokens", ge=0, lt=1, searchable=True
     )
+    word_dropout: float = setting(
+        0.0,
+        "share of training tokens replaced by the unknown-word token",
+        ge=0,
+        lt=1,
+        searchable=True,
+    )
     dropout: float = setting(
         0.3, "dropout between layers and before the head", ge=0, lt=1, searchable=True
     )
@@ -57,9 +65,30 @@ class TrainConfig:
         choices=POOLINGS,
         searchable=True,
     )
-    lr: float = setting(2e-3, "Adam learning rate", gt=0, searchable=True)
+    lr: float = setting(
+        2e-3, "Adam learning rate (the peak, under a schedule)", gt=0, searchable=True
+    )
+    lr_schedule: str = setting(
+        "constant",
+        "learning rate over training: constant, cosine decay to 0, or onecycle (up over the "
+        "first 30% of steps, then cosine down)",
+        choices=LR_SCHEDULES,
+        searchable=True,
+    )
+    warmup: float = setting(
+        0.0,
+        "share of all steps over which constant and cosine rise linearly to lr",
+        ge=0,
+        lt=1,
+        searchable=True,
+    )
     weight_decay: float = setting(0.0, "Adam weight decay", ge=0, searchable=True)
     grad_clip: float | None = setting(5.0, "gradient norm clip (0 for none)", ge=0, searchable=True)
+    vectors: str | None = setting(
+        None,
+        "start the embedding from pre-trained word vectors: a GloVe, word2vec or fastText text "
+        "file (.gz too); embed_dim becomes their size",
+    )
     sparse_embedding: bool = setting(True, "sparse embedding gradients with SparseAdam")
     batch_size: int = setting(64, "training batch size", ge=1, searchable=True)
     epochs: int = setting(3, "epochs; in a sweep, the most a trial runs (ASHA's max_t)", ge=1)
@@ -231,6 +260,11 @@ class Config:
 
     def with_train(self, **values: Any) -> Config:
         return merge(self, {"train": values})
+
+    def with_embed_dim(self, dim: int) -> Config:
+        """embed_dim fixed to `dim` (the size of --vectors) and taken out of the search."""
+        search = {k: v for k, v in self.sweep.search.items() if k != "embed_dim"}
+        return merge(self, {"train": {"embed_dim": dim}, "sweep": {"search": search}})
 
 
 def merge(base: Config, overrides: dict[str, Any]) -> Config:

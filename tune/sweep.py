@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from tune.records import LiveProgress, TrialRecorder, ended_trials, unfinished_t
 from tune.run_dir import is_uri, write_driver_file
 from tune.search_space import family_first_points, largest_train, tune_space
 from tune.summary import write_summary
-from tune.training import EVAL_BATCH_SIZE, evaluate
+from tune.training import EVAL_BATCH_SIZE, describe_vectors, evaluate, with_vectors
 from tune.trial import run_trial
 from tune.trial_monitor import named_trial_actor
 
@@ -106,10 +106,14 @@ def trainable(cfg: Config, data: PreparedData, sweep: str):
     return named_trial_actor(actor, sweep, cfg.train.model)
 
 
-def prepare_sweep_data(cfg: Config, quiet: bool = False) -> PreparedData:
-    """The prepared data, and a refusal of a search whose largest model this machine cannot hold:
-    before the run directory is written and before Ray starts."""
+def prepare_sweep_data(cfg: Config, quiet: bool = False) -> tuple[Config, PreparedData]:
+    """The prepared data with any pre-trained vectors (and the config with embed_dim fixed to
+    their size), and a refusal of a search whose largest model this machine cannot hold: before
+    the run directory is written and before Ray starts."""
     data = prepare_data(cfg.data)
+    cfg, vectors = with_vectors(cfg, data.vocab)
+    if vectors is not None:
+        data = replace(data, vectors=vectors.matrix)
     check_model_fits(largest_train(cfg), len(data.vocab), len(data.class_names))
     if not quiet:
         print(
@@ -117,7 +121,9 @@ def prepare_sweep_data(cfg: Config, quiet: bool = False) -> PreparedData:
             f"vocab {len(data.vocab)} ({'cache' if data.cache_hit else 'prepared'})",
             flush=True,
         )
-    return data
+        if vectors is not None:
+            print(describe_vectors(vectors, len(data.vocab)), flush=True)
+    return cfg, data
 
 
 def run_sweep(

@@ -23,11 +23,13 @@ from tune.device import describe, resolve_device
 from tune.progress import ProgressBar
 from tune.training import (
     EVAL_BATCH_SIZE,
+    describe_vectors,
     evaluate,
     make_optimizer,
     model_for,
     set_seed,
     train_epochs,
+    with_vectors,
 )
 
 
@@ -38,15 +40,19 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
         torch.set_num_threads(cfg.train.threads)
     started = time.perf_counter()
     data = prepare_data(cfg.data)
-    check_model_fits(cfg.train, len(data.vocab), len(data.class_names))
     print(
         f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab "
         f"{len(data.vocab)}, "
         f"classes {', '.join(data.class_names)} ({'cache' if data.cache_hit else 'prepared'} in "
         f"{time.perf_counter() - started:.1f}s)"
     )
+    cfg, vectors = with_vectors(cfg, data.vocab)
+    check_model_fits(cfg.train, len(data.vocab), len(data.class_names))
+    if vectors is not None:
+        print(describe_vectors(vectors, len(data.vocab)))
     set_seed(cfg.train.seed)
-    model = model_for(cfg.train, len(data.vocab), len(data.class_names)).to(device)
+    matrix = vectors.matrix if vectors is not None else None
+    model = model_for(cfg.train, len(data.vocab), len(data.class_names), matrix).to(device)
     optimizer = make_optimizer(model, cfg.train)
     print(
         f"model: {cfg.train.model} ({count_parameters(model):,} parameters) on {describe(device)}"

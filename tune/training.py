@@ -14,8 +14,10 @@ from torch import nn
 
 from data.batches import PaddedBatches
 from data.encode import EncodedSplit
+from data.vectors import WordVectors, read_vectors
+from data.vocab import UNK_ID, Vocab
 from models.classifier import RecurrentClassifier, build_model
-from tune.config import TrainConfig
+from tune.config import Config, TrainConfig
 
 
 class NonFiniteLossError(RuntimeError):
@@ -64,8 +66,12 @@ SPARSE_BETAS = (0.0, 0.999)
 CHECK_FINITE_EVERY = 32
 
 
-def model_for(cfg: TrainConfig, vocab_size: int, num_classes: int) -> RecurrentClassifier:
-    return build_model(
+def model_for(
+    cfg: TrainConfig, vocab_size: int, num_classes: int, vectors: np.ndarray | None = None
+) -> RecurrentClassifier:
+    """The configured classifier; `vectors` (vocab_size, embed_dim), when given, start its
+    embedding (they are trained further with the rest)."""
+    model = build_model(
         cfg.model,
         vocab_size,
         num_classes,
@@ -77,7 +83,51 @@ def model_for(cfg: TrainConfig, vocab_size: int, num_classes: int) -> RecurrentC
         pooling=cfg.pooling,
         sparse_embedding=cfg.sparse_embedding,
         embed_dropout=cfg.embed_dropout,
+        word_dropout=cfg.word_dropout,
+        unk_idx=UNK_ID,
     )
+    if vectors is not None:
+        with torch.no_grad():
+            model.embedding.weight.copy_(torch.from_numpy(vectors))
+    return model
+
+
+def with_vectors(cfg: Config, vocab: Vocab) -> tuple[Config, WordVectors | None]:
+    """`cfg.train.vectors` read against `vocab`, and the config with embed_dim set to their size
+    (and out of the search); (cfg, None) without vectors."""
+    if not cfg.train.vectors:
+        return cfg, None
+    vectors = read_vectors(cfg.train.vectors, vocab, cfg.train.seed)
+    return cfg.with_embed_dim(vectors.dim), vectors
+
+
+def describe_vectors(vectors: WordVectors, vocab_size: int) -> str:
+    return (
+        f"vectors: {vectors.found:,} of {vocab_size:,} vocab words "
+        f"({vectors.found / vocab_size:.0%}) found in {vectors.path}; embed_dim {vectors.dim}"
+    )
+
+
+ONECYCLE_RISE = 0.3
+
+
+def lr_factor(step: int, total: int, schedule: str, warmup: float = 0.0) -> float:
+    """The share of the peak learning rate at optimizer step `step` (0-based) of `total`.
+
+    A pure function of the step, so a trial resumed from a checkpoint picks up the same curve.
+    onecycle rises from lr/25 like torch's OneCycleLR; warm-up starts at one step's share.
+    """
+    t = min(step / max(total, 1), 1.0)
+    if schedule == "onecycle":
+        if t < ONECYCLE_RISE:
+            rise = 0.5 * (1 - math.cos(math.pi * t / ONECYCLE_RISE))
+            return 1 / 25 + (1 - 1 / 25) * rise
+        return 0.5 * (1 + math.cos(math.pi * (t - ONECYCLE_RISE) / (1 - ONECYCLE_RISE)))
+    if t < warmup:
+        return (step + 1) / max(warmup * total, 1)
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * (t - warmup) / (1 - warmup)))
+    return 1.0
 
 
 class JointOptimizer:
@@ -163,8 +213,12 @@ def train_one_epoch(
     grad_clip: float | None = None,
     on_batch: Callable[[int, int], None] | None = None,
     precision: str = "fp32",
+    lr_at: Callable[[int], float] | None = None,
 ) -> EpochStats:
     """One pass over `batches`; raises NonFiniteLossError once the loss is NaN/inf.
+
+    `lr_at(step)` (1-based within the epoch), when given, sets every group's learning rate
+    before that step.
 
     Loss and accuracy are summed on the device and read once at the end: no per-step host sync
     (the finiteness check reads the running sum every CHECK_FINITE_EVERY steps).
@@ -182,6 +236,9 @@ def train_one_epoch(
             logits = model(tokens, lengths)
             loss = nn.functional.cross_entropy(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
+        if lr_at is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step)
         loss.backward()
         if grad_clip:
             clip_gradients(parameters, grad_clip)
@@ -241,9 +298,24 @@ def train_epochs(
     """
     train_batches = PaddedBatches(train, cfg.batch_size, shuffle=True, seed=cfg.seed)
     val_batches = PaddedBatches(val, EVAL_BATCH_SIZE)
+    steps = len(train_batches)
+    scheduled = (cfg.lr_schedule, cfg.warmup) != ("constant", 0.0)
     for epoch in range(start_epoch, cfg.epochs):
         train_batches.set_epoch(epoch)
+
+        def lr_at(step: int, before: int = epoch * steps) -> float:
+            return cfg.lr * lr_factor(
+                before + step - 1, cfg.epochs * steps, cfg.lr_schedule, cfg.warmup
+            )
+
         stats = train_one_epoch(
-            model, train_batches, optimizer, device, cfg.grad_clip, on_batch, cfg.precision
+            model,
+            train_batches,
+            optimizer,
+            device,
+            cfg.grad_clip,
+            on_batch,
+            cfg.precision,
+            lr_at if scheduled else None,
         )
         yield EpochReport(epoch + 1, stats, evaluate(model, val_batches, device, cfg.precision))

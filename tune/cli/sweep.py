@@ -55,13 +55,14 @@ def sweep_config(args: argparse.Namespace) -> Config:
         for k in ("data_dir", "cache_dir", "train_file", "test_file")
         if (v := getattr(cfg.data, k))
     }
+    train = {"vectors": str(Path(v).expanduser().resolve())} if (v := cfg.train.vectors) else {}
     storage = cfg.sweep.storage
     if "://" not in storage:
         storage = str(Path(storage).expanduser().resolve())
     local_dir = str(Path(cfg.sweep.local_dir).expanduser().resolve())
     name = cfg.sweep.name or time.strftime("sweep-%Y%m%d-%H%M%S")
     sweep = {"storage": storage, "local_dir": local_dir, "name": name}
-    return merge(cfg, {"data": paths, "sweep": sweep})
+    return merge(cfg, {"data": paths, "train": train, "sweep": sweep})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from tune.sweep import SweepInterrupted, prepare_sweep_data, run_sweep
 
     preflight(cfg)
-    data = prepare_sweep_data(cfg, args.quiet)
+    cfg, data = prepare_sweep_data(cfg, args.quiet)
     with claim_run_dir(run_dir):
         if not args.resume:
             start_run_dir(cfg, run_dir)
