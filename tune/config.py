@@ -116,6 +116,7 @@ DEFAULT_SEARCH: dict[str, Any] = {
     "embed_dim": {"choice": [64, 128, 256]},
     "hidden_dim": {"choice": [64, 128, 256]},
     "dropout": {"uniform": [0.0, 0.5]},
+    "word_dropout": {"uniform": [0.1, 0.5]},
     "pooling": {"choice": ["last", "mean", "max"]},
 }
 
