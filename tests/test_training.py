@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -55,3 +56,14 @@ def test_the_loop_sets_the_learning_rate_each_step(tmp_path, schedule, last_shar
     resumed = make_optimizer(model, cfg)
     list(train_epochs(model, resumed, data.train, data.val, cfg, torch.device("cpu"), 1))
     assert [g["lr"] for g in resumed.param_groups] == pytest.approx([expected] * 2, abs=1e-9)
+
+
+@pytest.mark.parametrize("scaling, expected", [("none", 0.01), ("sqrt", 0.02), ("linear", 0.04)])
+def test_lr_scales_with_the_batch_size(scaling, expected):
+    """lr is the rate at batch 64: batch 256 takes 2x (sqrt) or 4x (linear) of it."""
+    cfg = TrainConfig(
+        model="gru", embed_dim=8, hidden_dim=8, lr=0.01, batch_size=256, lr_scaling=scaling
+    )
+    optimizer = make_optimizer(model_for(cfg, 50, 4), cfg)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([expected] * 2)
+    assert replace(cfg, batch_size=64).effective_lr == pytest.approx(0.01)

@@ -22,6 +22,8 @@ from models import MODEL_FAMILIES, POOLINGS
 
 PRECISIONS = ("fp32", "bf16")
 LR_SCHEDULES = ("constant", "cosine", "onecycle")
+LR_SCALINGS = ("none", "sqrt", "linear")
+LR_REFERENCE_BATCH = 64
 SEARCH_KINDS = ("choice", "uniform", "loguniform", "randint", "lograndint")
 
 
@@ -75,6 +77,14 @@ class TrainConfig:
         choices=LR_SCHEDULES,
         searchable=True,
     )
+    lr_scaling: str = setting(
+        "none",
+        f"lr is the rate at batch size {LR_REFERENCE_BATCH}; other batch sizes scale it by "
+        f"(batch_size/{LR_REFERENCE_BATCH}) or its square root (sqrt), so a searched batch size "
+        "keeps a fitting rate",
+        choices=LR_SCALINGS,
+        searchable=True,
+    )
     warmup: float = setting(
         0.0,
         "share of all steps over which constant and cosine rise linearly to lr",
@@ -100,6 +110,12 @@ class TrainConfig:
     threads: int | None = setting(
         None, "torch CPU threads (else torch's choice; in a sweep, the trial's CPUs)", ge=1, le=1024
     )
+
+    @property
+    def effective_lr(self) -> float:
+        """lr, scaled to batch_size by lr_scaling."""
+        ratio = self.batch_size / LR_REFERENCE_BATCH
+        return self.lr * {"none": 1.0, "sqrt": ratio**0.5, "linear": ratio}[self.lr_scaling]
 
     def problems(self) -> list[str]:
         """Rules across fields or beyond a range (each field's range comes from its declaration)."""

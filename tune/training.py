@@ -162,17 +162,18 @@ class JointOptimizer:
 
 
 def make_optimizer(model: RecurrentClassifier, cfg: TrainConfig) -> JointOptimizer:
+    lr = cfg.effective_lr
     dense = [p for name, p in model.named_parameters() if not name.startswith("embedding.")]
     embedding = list(model.embedding.parameters())
     if model.embedding.sparse:
         return JointOptimizer(
             [
-                torch.optim.SparseAdam(embedding, lr=cfg.lr, betas=SPARSE_BETAS),
-                torch.optim.Adam(dense, lr=cfg.lr, weight_decay=cfg.weight_decay),
+                torch.optim.SparseAdam(embedding, lr=lr, betas=SPARSE_BETAS),
+                torch.optim.Adam(dense, lr=lr, weight_decay=cfg.weight_decay),
             ]
         )
     return JointOptimizer(
-        [torch.optim.Adam(embedding + dense, lr=cfg.lr, weight_decay=cfg.weight_decay)]
+        [torch.optim.Adam(embedding + dense, lr=lr, weight_decay=cfg.weight_decay)]
     )
 
 
@@ -304,7 +305,7 @@ def train_epochs(
         train_batches.set_epoch(epoch)
 
         def lr_at(step: int, before: int = epoch * steps) -> float:
-            return cfg.lr * lr_factor(
+            return cfg.effective_lr * lr_factor(
                 before + step - 1, cfg.epochs * steps, cfg.lr_schedule, cfg.warmup
             )
 
