@@ -177,7 +177,7 @@ class SweepConfig:
         1, "finished trials whose best checkpoint is kept, per family", ge=1
     )
     ensemble_candidates: int = setting(
-        8,
+        16,
         "top trials (by val_acc, any family) kept as ensemble candidates; the ensemble takes the "
         "top k of them, k chosen on validation (0: no ensemble)",
         ge=0,
