@@ -43,8 +43,12 @@ def describe_settings(config: dict[str, Any]) -> str:
         parts.append(f"{config['pooling']} pooling")
     if config.get("dropout") is not None:
         parts.append(f"dropout {float(config['dropout']):.2f}")
+    if config.get("word_dropout"):
+        parts.append(f"word dropout {float(config['word_dropout']):.2f}")
     if config.get("lr") is not None:
         parts.append(f"lr {float(config['lr']):.1e}")
+    if config.get("lr_schedule") not in (None, "constant"):
+        parts.append(f"{config['lr_schedule']} schedule")
     if config.get("batch_size") is not None:
         parts.append(f"batch {config['batch_size']}")
     return ", ".join(parts)

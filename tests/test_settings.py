@@ -182,3 +182,12 @@ def test_a_new_setting_is_one_declaration_embed_dropout():
 )
 def test_one_rule_decides_a_trials_status(event, error, done, finished, expected):
     assert trial_status(event, error, done, 3, finished) == expected
+
+
+def test_every_searchable_setting_is_a_results_column():
+    """results/ cannot import tune/, so it lists the hyperparameters itself: a new searchable
+    setting must reach the trial tables, the leaderboard and the effects plot."""
+    from results.load import HYPERPARAMETERS
+
+    searchable = {s.name for s in specs(TrainConfig) if s.searchable}
+    assert searchable <= set(HYPERPARAMETERS)
