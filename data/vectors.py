@@ -46,9 +46,9 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise DataError(f"cannot read word vectors {path}: {exc}; check --vectors") from None
 
 
-def _is_header(lineno: int, fields: list[str]) -> bool:
+def _is_header(fields: list[str]) -> bool:
     """word2vec's and fastText's first line: `COUNT DIM`."""
-    return lineno == 1 and len(fields) == 2 and all(f.isdigit() for f in fields)
+    return len(fields) == 2 and all(f.isdigit() for f in fields)
 
 
 def vectors_dim(path: str | Path) -> int:
@@ -60,7 +60,7 @@ def vectors_dim(path: str | Path) -> int:
         fields = line.split()
         if not fields:
             continue
-        if _is_header(lineno, fields):
+        if lineno == 1 and _is_header(fields):
             return int(fields[1])
         if len(fields) < 2:
             break
@@ -83,9 +83,9 @@ def read_vectors(path: str | Path, vocab: Vocab, seed: int = 0) -> WordVectors:
     exact = np.zeros(len(vocab), dtype=bool)
     filled = np.zeros(len(vocab), dtype=bool)
     for lineno, line in _lines(path):
-        word, _, rest = line.rstrip("\n").partition(" ")
-        if lineno == 1 and _is_header(lineno, line.split()):
+        if lineno == 1 and _is_header(line.split()):
             continue
+        word, _, rest = line.rstrip("\n").partition(" ")
         lower = word if word in vocab else word.lower()
         index = vocab.stoi.get(lower)
         if index is None or exact[index] or (filled[index] and lower != word):

@@ -284,10 +284,6 @@ def test_resume_of_a_foreign_directory_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "not an rnn-tune sweep directory" in result.stderr
 
 
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-x", "-q"]))
-
-
 def test_sweep_starts_every_trial_from_the_vectors_file(tmp_path):
     """--vectors fixes embed_dim to the file's size and takes it out of the search; each trial's
     model (its best checkpoint) has that size, and the run's config.json says so."""
@@ -321,3 +317,7 @@ def test_sweep_starts_every_trial_from_the_vectors_file(tmp_path):
     summary = json.loads((tmp_path / "vec" / "summary.json").read_text())
     for best in summary["by_family"].values():
         assert load_checkpoint(Path(best["checkpoint"])).model.embedding.embedding_dim == 5
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-x", "-q"]))

@@ -299,15 +299,13 @@ def train_epochs(
     """
     train_batches = PaddedBatches(train, cfg.batch_size, shuffle=True, seed=cfg.seed)
     val_batches = PaddedBatches(val, EVAL_BATCH_SIZE)
-    steps = len(train_batches)
-    scheduled = (cfg.lr_schedule, cfg.warmup) != ("constant", 0.0)
+    steps, peak = len(train_batches), cfg.effective_lr
+    total, schedule = cfg.epochs * steps, (cfg.lr_schedule, cfg.warmup)
     for epoch in range(start_epoch, cfg.epochs):
         train_batches.set_epoch(epoch)
 
         def lr_at(step: int, before: int = epoch * steps) -> float:
-            return cfg.effective_lr * lr_factor(
-                before + step - 1, cfg.epochs * steps, cfg.lr_schedule, cfg.warmup
-            )
+            return peak * lr_factor(before + step - 1, total, *schedule)
 
         stats = train_one_epoch(
             model,
@@ -317,6 +315,6 @@ def train_epochs(
             cfg.grad_clip,
             on_batch,
             cfg.precision,
-            lr_at if scheduled else None,
+            None if schedule == ("constant", 0.0) else lr_at,
         )
         yield EpochReport(epoch + 1, stats, evaluate(model, val_batches, device, cfg.precision))
