@@ -99,6 +99,26 @@ def cost_line(run: Run) -> str:
     return "; ".join(parts)
 
 
+def verdict(final_acc: float, base_acc: float, paired: dict[str, Any] | None) -> str:
+    """Did tuning pay off? Decided by the paired test on the same test rows (tune/baseline.py)
+    where the run has one; older runs have only the sign of the gap."""
+    gap = f"{100 * (final_acc - base_acc):+.2f} points on test"
+    if not paired:
+        word = "tuning paid off" if final_acc > base_acc else "tuning did not beat it"
+        return f"{word} ({gap})"
+    p = paired["p_value"]
+    if p >= 0.05:
+        word = "no significant difference"
+    elif final_acc > base_acc:
+        word = "tuning paid off"
+    else:
+        word = "the baseline is better"
+    return (
+        f"{word} ({gap}; {paired['final_only_right']:,} test rows right only by the final "
+        f"model, {paired['baseline_only_right']:,} only by the baseline: McNemar p = {p:.2g})"
+    )
+
+
 def headline(run: Run) -> list[str]:
     """Three to six Markdown lines: the model to use, its test score, families, baselines, cost."""
     summary = run.summary
@@ -143,12 +163,10 @@ def headline(run: Run) -> list[str]:
         lines.append("Best of each family on test: " + "; ".join(others) + ".")
     for name, b in (summary.get("baselines") or {}).items():
         base = Score(b["test_acc"], b.get("n_test") or score.n)
-        gap = 100 * (final.acc - base.acc)
-        verdict = "tuning paid off" if gap > 0 else "tuning did not beat it"
         lines.append(
             f"Against {baseline_label(name)} on the same splits"
             + (f" (C {b['C']:g}, chosen on validation)" if "C" in b else "")
-            + f": {base.text()}; {verdict} ({gap:+.2f} points on test)."
+            + f": {base.text()}; {verdict(final.acc, base.acc, b.get('vs_final'))}."
         )
     lines.append("Cost: " + cost_line(run) + ".")
     return lines

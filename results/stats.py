@@ -12,3 +12,18 @@ def wilson_interval(acc: float, n: int, z: float = 1.96) -> tuple[float, float]:
     centre = (acc + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(acc * (1 - acc) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value for two classifiers scored on the same rows.
+
+    `only_a`: rows only A gets right; `only_b`: rows only B gets right. Rows both get right or
+    both get wrong say nothing about which is better; if neither is, each disagreement is a fair
+    coin, so the p-value is a binomial tail. Paired, it resolves far smaller differences than two
+    separate Wilson intervals do.
+    """
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1))
+    return min(1.0, 2 * tail / 2**n)

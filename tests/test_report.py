@@ -14,8 +14,13 @@ import pandas as pd
 import pytest
 from browser import chromium_page, needs_chromium
 
+from data.prepare import prepare_data
 from results.load import load_run
 from results.tables import family_comparison, leaderboard
+from tune.baseline import fit_baseline, paired_with_final
+from tune.checkpoint import load_checkpoint
+from tune.config import read_config_json
+from tune.ensemble import probabilities
 
 pytestmark = pytest.mark.slow
 
@@ -240,6 +245,25 @@ def test_report_reads_only_the_runs_own_study_and_writes_no_database(run_dir, tm
     assert rnn_tune("report", str(copy)).returncode == 0
     assert not (copy / "optuna.db").exists()
     assert "Optuna's importances" not in (copy / "report.md").read_text()
+
+
+def test_paired_test_against_the_baseline_is_rescored_row_by_row(run_dir):
+    """summary.json's paired test is the final model's and the baseline's test rows, aligned."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    cfg = read_config_json(run_dir / "config.json")
+    data = prepare_data(cfg.data)
+    ensemble = summary["ensemble"]
+    if ensemble["k"] > 1:
+        paths = [member["checkpoint"] for member in ensemble["members"]]
+    else:
+        paths = [summary["best"]["checkpoint"]]
+    probs = sum(probabilities(load_checkpoint(Path(p)).model, data.test) for p in paths)
+    baseline = fit_baseline(data, cfg.train.seed)
+    expected = paired_with_final(baseline.pop("test_correct"), probs.argmax(1) == data.test.labels)
+    assert summary["baselines"]["tfidf_linear_svm"]["vs_final"] == expected
+    assert 0 < expected["final_only_right"] + expected["baseline_only_right"] < len(data.test)
+    first = (run_dir / "report.md").read_text().split("\n## ")[0]
+    assert f"only by the baseline: McNemar p = {expected['p_value']:.2g})" in first
 
 
 def test_ensemble_is_chosen_on_validation_and_predict_run_dir_uses_it(run_dir):

@@ -61,7 +61,8 @@ def build_ensemble(
     candidates: list[Candidate], data: PreparedData, run_dir: Path
 ) -> dict[str, Any] | None:
     """Choose k on validation, export the members to RUN_DIR/ensemble/TRIAL/ (standalone, vocab
-    inside), score the average once on test. None with fewer than two candidates."""
+    inside), score the average once on test (`test_correct`: bool per test row, for the paired
+    test against the baseline). None with fewer than two candidates."""
     ranked = sorted(candidates, key=lambda c: -c.val_acc)
     if len(ranked) < 2:
         return None
@@ -80,11 +81,13 @@ def build_ensemble(
         for c, p in zip(ranked[:k], paths[:k])
     ]
     test = sum(probabilities(m, data.test) for m in models[:k])
+    correct = test.argmax(1) == data.test.labels
     return {
         "k": k,
         "members": members,
         "val_acc": by_k[k],
-        "test_acc": float(np.mean(test.argmax(1) == data.test.labels)),
+        "test_acc": float(np.mean(correct)),
         "n_test": len(data.test),
         "val_acc_by_k": {str(n): acc for n, acc in by_k.items()},
+        "test_correct": correct,
     }

@@ -22,9 +22,9 @@ def write_summary(
     baselines: dict[str, dict[str, Any]] | None = None,
     ensemble: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`baselines`: name -> {val_acc, test_acc, n_test, ...} of the simple models fitted on the
-    same splits (tune/baseline.py), beside the tuned ones; `ensemble`: the top trials' averaged
-    probabilities (tune/ensemble.py: k, members, val_acc, test_acc), or None."""
+    """`baselines`: name -> {val_acc, test_acc, n_test, vs_final, ...} of the simple models fitted
+    on the same splits (tune/baseline.py), beside the tuned ones; `ensemble`: the top trials'
+    averaged probabilities (tune/ensemble.py: k, members, val_acc, test_acc), or None."""
     counts = {
         status: sum(r["status"] == status for r in rows)
         for status in ("completed", "stopped_early", "errored")

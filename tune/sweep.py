@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import ray
 import torch
@@ -26,7 +27,7 @@ from ray.tune.trainable import wrap_function
 from data.batches import PaddedBatches
 from data.prepare import PreparedData, prepare_data
 from results.load import trial_status
-from tune.baseline import fit_baseline
+from tune.baseline import fit_baseline, paired_with_final
 from tune.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
 from tune.cluster import (
     check_model_fits,
@@ -193,6 +194,7 @@ def _run_sweep(
     ensemble = _ensemble(rows, data, run_dir, cfg, pruner)
     best_by_family = _score_best(rows, data, run_dir, keep_source=is_uri(cfg.sweep.storage))
     baseline = fit_baseline(data, cfg.train.seed)
+    _pair_with_final(baseline, ensemble, best_by_family)
     summary = write_summary(
         run_dir,
         rows,
@@ -204,6 +206,24 @@ def _run_sweep(
         ensemble=ensemble,
     )
     return SweepOutcome(run_dir, summary)
+
+
+def _pair_with_final(
+    baseline: dict[str, Any],
+    ensemble: dict[str, Any] | None,
+    best_by_family: dict[str, dict[str, Any]],
+) -> None:
+    """Move the per-row test results out of the records and add the paired test of the final
+    model (the ensemble when k > 1, else the best trial: the report's choice) to the baseline's."""
+    ensemble_correct = ensemble.pop("test_correct") if ensemble else None
+    baseline_correct = baseline.pop("test_correct")
+    if ensemble and ensemble["k"] > 1:
+        final_correct = ensemble_correct
+    elif best_by_family:
+        final_correct = max(best_by_family.values(), key=lambda r: r["val_acc"])["test_correct"]
+    else:
+        return
+    baseline["vs_final"] = paired_with_final(baseline_correct, final_correct)
 
 
 def _ensemble(
@@ -368,15 +388,17 @@ def _score_best(
         if not keep_source:
             delete_checkpoint(row["checkpoint"])
         loaded = load_checkpoint(path)
-        test = evaluate(
-            loaded.model, PaddedBatches(data.test, EVAL_BATCH_SIZE), torch.device("cpu")
-        )
+        batches = PaddedBatches(data.test, EVAL_BATCH_SIZE)
+        test = evaluate(loaded.model, batches, torch.device("cpu"))
+        correct = np.empty(len(data.test), dtype=bool)
+        correct[np.concatenate(batches.batch_indices())] = test.preds == test.labels
         scored[family] = {
             **row,
             "checkpoint": str(path),
             "test_acc": test.acc,
             "test_confusion": _confusion(test.labels, test.preds, len(data.class_names)),
             "class_names": list(data.class_names),
+            "test_correct": correct,  # in the test split's row order
         }
     return scored
 
