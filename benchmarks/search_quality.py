@@ -20,20 +20,18 @@ from data.prepare import prepare_data
 from tune.baseline import NAME, fit_baseline, paired_with_final
 from tune.checkpoint import load_checkpoint
 from tune.config import read_config_json
-from tune.ensemble import probabilities
+from tune.ensemble import correct_rows
 
 
 def rescored_pair(run_dir: Path, summary: dict) -> dict:
     cfg = read_config_json(run_dir / "config.json")
     data = prepare_data(cfg.data)
-    ensemble = summary.get("ensemble") or {"k": 1}
-    if ensemble["k"] > 1:
-        paths = [member["checkpoint"] for member in ensemble["members"]]
-    else:
-        paths = [summary["best"]["checkpoint"]]
-    probs = sum(probabilities(load_checkpoint(Path(p)).model, data.test) for p in paths)
+    # The headline's final model (k = 1: the best trial), as the sweep paired it.
+    ensemble = summary["ensemble"] or {"k": 1}
+    members = ensemble["members"] if ensemble["k"] > 1 else [summary["best"]]
+    models = [load_checkpoint(m["checkpoint"]).model for m in members]
     baseline = fit_baseline(data, cfg.train.seed)
-    return paired_with_final(baseline["test_correct"], probs.argmax(1) == data.test.labels)
+    return paired_with_final(baseline["test_correct"], correct_rows(models, data.test))
 
 
 def row(run_dir: Path) -> str:

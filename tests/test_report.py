@@ -20,7 +20,7 @@ from results.tables import family_comparison, leaderboard
 from tune.baseline import fit_baseline, paired_with_final
 from tune.checkpoint import load_checkpoint
 from tune.config import read_config_json
-from tune.ensemble import probabilities
+from tune.ensemble import correct_rows
 
 pytestmark = pytest.mark.slow
 
@@ -252,14 +252,12 @@ def test_paired_test_against_the_baseline_is_rescored_row_by_row(run_dir):
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = read_config_json(run_dir / "config.json")
     data = prepare_data(cfg.data)
-    ensemble = summary["ensemble"]
-    if ensemble["k"] > 1:
-        paths = [member["checkpoint"] for member in ensemble["members"]]
-    else:
-        paths = [summary["best"]["checkpoint"]]
-    probs = sum(probabilities(load_checkpoint(Path(p)).model, data.test) for p in paths)
+    # The headline's final model (k = 1: the best trial), as the sweep paired it.
+    ensemble = summary["ensemble"] or {"k": 1}
+    members = ensemble["members"] if ensemble["k"] > 1 else [summary["best"]]
+    models = [load_checkpoint(m["checkpoint"]).model for m in members]
     baseline = fit_baseline(data, cfg.train.seed)
-    expected = paired_with_final(baseline.pop("test_correct"), probs.argmax(1) == data.test.labels)
+    expected = paired_with_final(baseline.pop("test_correct"), correct_rows(models, data.test))
     assert summary["baselines"]["tfidf_linear_svm"]["vs_final"] == expected
     assert 0 < expected["final_only_right"] + expected["baseline_only_right"] < len(data.test)
     first = (run_dir / "report.md").read_text().split("\n## ")[0]

@@ -46,6 +46,13 @@ def probabilities(model: torch.nn.Module, split: EncodedSplit) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
 
 
+def correct_rows(models: list[torch.nn.Module], split: EncodedSplit) -> np.ndarray:
+    """Whether the models' averaged probabilities pick each row's label: (len(split),) bool, in
+    the split's order (one model: its own predictions)."""
+    total = sum(probabilities(m, split) for m in models)
+    return total.argmax(1) == split.labels
+
+
 def choose_k(val_probs: list[np.ndarray], labels: np.ndarray) -> tuple[int, dict[int, float]]:
     """The k (1..len) whose top-k average scores best on validation; a tie goes to the larger k
     (more members, less variance). `val_probs` are ordered best trial first."""
@@ -80,8 +87,7 @@ def build_ensemble(
         {"trial_id": c.trial_id, "family": c.family, "val_acc": c.val_acc, "checkpoint": str(p)}
         for c, p in zip(ranked[:k], paths[:k])
     ]
-    test = sum(probabilities(m, data.test) for m in models[:k])
-    correct = test.argmax(1) == data.test.labels
+    correct = correct_rows(models[:k], data.test)
     return {
         "k": k,
         "members": members,
