@@ -47,9 +47,16 @@ def claim_run_dir(run_dir: Path) -> Iterator[None]:
         ) from None
 
 
+def sweep_started(run_dir: Path) -> bool:
+    """A sweep already ran in `run_dir` (trial records or Ray Tune's state are there): a new run
+    there is refused, `--resume-existing` continues it. A directory holding only config.json
+    belongs to a run that stopped before Ray started, and may start again."""
+    return (run_dir / RECORDS_FILE).exists() or (run_dir / "tuner.pkl").exists()
+
+
 def start_run_dir(cfg: Config, run_dir: Path) -> None:
     """A new run: config.json written first (what was asked); a run already started is refused."""
-    if (run_dir / RECORDS_FILE).exists() or (run_dir / "tuner.pkl").exists():
+    if sweep_started(run_dir):
         raise ConfigError(
             f"run directory {run_dir} already exists; resume it with --resume {run_dir} or pick "
             "another --name"

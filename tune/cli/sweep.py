@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
+from results.load import SUMMARY_FILE
 from tune.cli.options import (
     add_section_options,
     config_from_args,
@@ -30,6 +32,12 @@ def add_parser(subparsers) -> None:
         add_section_options(p, section, configs)
     g = add_section_options(p, "sweep", configs)
     g.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted sweep")
+    g.add_argument(
+        "--resume-existing",
+        action="store_true",
+        help="with --name: continue STORAGE/NAME if a sweep already ran there (its config.json "
+        "wins), else start it; for a job that a restart runs again",
+    )
     g.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     g.add_argument(
         "--quiet", action="store_true", help="print only the run directory and the final summary"
@@ -60,22 +68,23 @@ def sweep_config(args: argparse.Namespace) -> Config:
     if "://" not in storage:
         storage = str(Path(storage).expanduser().resolve())
     local_dir = str(Path(cfg.sweep.local_dir).expanduser().resolve())
+    if args.resume_existing and not cfg.sweep.name:
+        raise ConfigError(
+            "--resume-existing needs --name (or [sweep] name in --config): the run to continue "
+            "is STORAGE/NAME"
+        )
     name = cfg.sweep.name or time.strftime("sweep-%Y%m%d-%H%M%S")
     sweep = {"storage": storage, "local_dir": local_dir, "name": name}
     return merge(cfg, {"data": paths, "train": train, "sweep": sweep})
 
 
 def run(args: argparse.Namespace) -> int:
-    from tune.run_dir import claim_run_dir, load_run_config, run_dir_for, start_run_dir
+    from tune.run_dir import claim_run_dir, start_run_dir
 
-    if args.address and args.resume:
-        raise ConfigError("--address cannot change on --resume; the run's config.json fixes it")
-    if args.resume:
-        run_dir = Path(args.resume).expanduser().resolve()
-        cfg = load_run_config(run_dir)
-    else:
-        cfg = sweep_config(args)
-        run_dir = run_dir_for(cfg)
+    cfg, run_dir, resume = _run_to_do(args)
+    if resume and (run_dir / SUMMARY_FILE).is_file():
+        print(f"{run_dir} has finished already (its summary.json is written); nothing to resume")
+        return _finish(args, run_dir, json.loads((run_dir / SUMMARY_FILE).read_text()))
     set_ray_environment(cfg)
     from tune.cluster import preflight
     from tune.sweep import SweepInterrupted, prepare_sweep_data, run_sweep
@@ -83,15 +92,19 @@ def run(args: argparse.Namespace) -> int:
     preflight(cfg)
     cfg, data = prepare_sweep_data(cfg, args.quiet)
     with claim_run_dir(run_dir):
-        if not args.resume:
+        if not resume:
             start_run_dir(cfg, run_dir)
         print(f"run directory: {run_dir}", flush=True)
         try:
-            outcome = run_sweep(cfg, run_dir, data, resume=bool(args.resume), quiet=args.quiet)
+            outcome = run_sweep(cfg, run_dir, data, resume=resume, quiet=args.quiet)
         except SweepInterrupted as exc:
             print(f"rnn-tune sweep: {exc}", file=sys.stderr)
             return 130
-    s = outcome.summary
+    return _finish(args, run_dir, outcome.summary)
+
+
+def _finish(args: argparse.Namespace, run_dir: Path, s: dict) -> int:
+    """Print the summary's counts and each family's best, then write the report."""
     print(
         f"trials {s['trials']}: completed {s['completed']}, stopped early {s['stopped_early']},"
         f" errored {s['errored']} in {s['wall_s']:.0f}s"
@@ -106,5 +119,32 @@ def run(args: argparse.Namespace) -> int:
 
         paths = make_report([run_dir], run_dir)
         print(f"report: {paths['html']}")
-    print(f"summary: {run_dir / 'summary.json'}")
+    print(f"summary: {run_dir / SUMMARY_FILE}")
     return 0
+
+
+def _run_to_do(args: argparse.Namespace) -> tuple[Config, Path, bool]:
+    """(config, run directory, resume?): `--resume RUN_DIR` continues that run with its own
+    config.json; `--resume-existing` continues STORAGE/NAME when a sweep already ran there (so a
+    Kubernetes job restarted after its head pod died picks up where it stopped) and starts it
+    otherwise; else a new run, refused where one already ran."""
+    from tune.run_dir import load_run_config, run_dir_for, sweep_started
+
+    if args.resume:
+        if args.resume_existing:
+            raise ConfigError("--resume and --resume-existing exclude each other; pass one")
+        if args.address:
+            raise ConfigError("--address cannot change on --resume; the run's config.json fixes it")
+        run_dir = Path(args.resume).expanduser().resolve()
+        return load_run_config(run_dir), run_dir, True
+    cfg = sweep_config(args)
+    run_dir = run_dir_for(cfg)
+    if not args.resume_existing:
+        return cfg, run_dir, False
+    if not sweep_started(run_dir):
+        return cfg, run_dir, False
+    stored = load_run_config(run_dir)
+    if args.address and args.address != stored.sweep.address:
+        raise ConfigError("--address cannot change on resume; the run's config.json fixes it")
+    print(f"resuming {run_dir}: a sweep already ran there; its config.json fixes the settings")
+    return stored, run_dir, True
