@@ -97,6 +97,21 @@ def test_a_second_sweep_on_a_busy_run_directory_refuses_at_once(tmp_path):
     assert not (run_dir / ".sweep.lock").exists()
 
 
+def test_a_sweep_that_fails_inside_ray_init_leaves_no_run_directory(tmp_path):
+    # Ray makes its session folder under $RAY_TMPDIR first thing in ray.init: a file there fails it.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    storage = tmp_path / "runs"
+    result = run(
+        sweep_args(storage, "never", "--num-samples", "1"), env={"RAY_TMPDIR": str(blocker / "ray")}
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("rnn-tune sweep: error: Not a directory"), last
+    assert f"removed {storage / 'never'}: the sweep stopped before its first trial" in result.stdout
+    assert not (storage / "never").exists()
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 4 MiB file system (tmpfs): needs root, skipped where mounting is not allowed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -79,7 +80,7 @@ def sweep_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tune.run_dir import claim_run_dir, start_run_dir
+    from tune.run_dir import claim_run_dir, start_run_dir, sweep_started
 
     cfg, run_dir, resume = _run_to_do(args)
     if resume and (run_dir / SUMMARY_FILE).is_file():
@@ -91,15 +92,22 @@ def run(args: argparse.Namespace) -> int:
 
     preflight(cfg)
     cfg, data = prepare_sweep_data(cfg, args.quiet)
-    with claim_run_dir(run_dir):
-        if not resume:
-            start_run_dir(cfg, run_dir)
-        print(f"run directory: {run_dir}", flush=True)
-        try:
-            outcome = run_sweep(cfg, run_dir, data, resume=resume, quiet=args.quiet)
-        except SweepInterrupted as exc:
-            print(f"rnn-tune sweep: {exc}", file=sys.stderr)
-            return 130
+    created = not run_dir.exists()
+    try:
+        with claim_run_dir(run_dir):
+            if not resume:
+                start_run_dir(cfg, run_dir)
+            print(f"run directory: {run_dir}", flush=True)
+            try:
+                outcome = run_sweep(cfg, run_dir, data, resume=resume, quiet=args.quiet)
+            except SweepInterrupted as exc:
+                print(f"rnn-tune sweep: {exc}", file=sys.stderr)
+                return 130
+    except BaseException:
+        if created and not sweep_started(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)
+            print(f"rnn-tune sweep: removed {run_dir}: the sweep stopped before its first trial")
+        raise
     return _finish(args, run_dir, outcome.summary)
 
 
