@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from results.load import SUMMARY_FILE
 from tune.cli.options import (
     add_section_options,
     config_from_args,
@@ -80,6 +79,7 @@ def sweep_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
+    from results.load import SUMMARY_FILE
     from tune.run_dir import claim_run_dir, start_run_dir, sweep_started
 
     cfg, run_dir, resume = _run_to_do(args)
@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _finish(args: argparse.Namespace, run_dir: Path, s: dict) -> int:
     """Print the summary's counts and each family's best, then write the report."""
+    from results.load import SUMMARY_FILE
+
     print(
         f"trials {s['trials']}: completed {s['completed']}, stopped early {s['stopped_early']},"
         f" errored {s['errored']} in {s['wall_s']:.0f}s"
