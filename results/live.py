@@ -20,6 +20,7 @@ import pandas as pd
 from results.load import DRIVER_FILE, HYPERPARAMETERS, ReportError, load_run
 
 LEADERBOARD_ROWS = 10
+CURVE_TRIALS = 100  # learning curves drawn: the best trials and every running one
 
 
 def live_state(run_dir: Path, now: float | None = None) -> dict[str, Any]:
@@ -51,6 +52,7 @@ def live_state(run_dir: Path, now: float | None = None) -> dict[str, Any]:
         "running": _running(trials, epochs, driver),
         "best_over_time": _best_over_time(epochs, first),
         "curves": _curves(trials, epochs, searched),
+        "curves_of": int(epochs["trial_id"].nunique()),
         "final": _final(run.summary),
         **_links(driver),
     }
@@ -158,6 +160,10 @@ def _best_over_time(epochs: pd.DataFrame, started: float) -> list[dict[str, Any]
 def _curves(
     trials: pd.DataFrame, epochs: pd.DataFrame, searched: list[str]
 ) -> list[dict[str, Any]]:
+    """The learning curves of the CURVE_TRIALS best trials and of every running one: a sweep of
+    thousands of trials stays a page a browser redraws every two seconds."""
+    best = trials.dropna(subset=["best_val_acc"]).nlargest(CURVE_TRIALS, "best_val_acc")
+    shown = set(best["trial_id"]) | set(trials.loc[trials["status"] == "running", "trial_id"])
     configs = {r.trial_id: (r.family, _config_text(r, searched)) for r in trials.itertuples()}
     return [
         {
@@ -167,7 +173,7 @@ def _curves(
             "epoch": [int(e) for e in mine["epoch"]],
             "val_acc": [float(a) for a in mine["val_acc"]],
         }
-        for tid, mine in epochs.groupby("trial_id", sort=True)
+        for tid, mine in epochs[epochs["trial_id"].isin(shown)].groupby("trial_id", sort=True)
     ]
 
 

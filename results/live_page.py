@@ -41,7 +41,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 <div id="final"></div>
 <div class="plots">
 <div><h2>Best val_acc so far</h2><div id="best-plot" class="plot"></div></div>
-<div><h2>Learning curves (val_acc per epoch)</h2><div id="curves-plot" class="plot"></div></div>
+<div><h2>Learning curves (val_acc per epoch)<span id="curves-of"></span></h2>
+<div id="curves-plot" class="plot"></div></div>
 </div>
 <script>
 "use strict";
@@ -116,6 +117,9 @@ function render(s) {
     yaxis: { title: { text: "val_acc" }, tickformat: ".0%" }, showlegend: false,
   }, { displaylogo: false, responsive: true });
   const colors = { rnn: "#1f77b4", lstm: "#d62728", gru: "#2ca02c" };
+  const curves = (s.curves || []).length;
+  document.getElementById("curves-of").textContent = s.curves_of > curves
+    ? ": the best and the running, " + curves + " of " + s.curves_of + " trials" : "";
   Plotly.react("curves-plot", (s.curves || []).map((c) => ({
     x: c.epoch, y: c.val_acc, mode: "lines+markers", name: c.trial_id,
     legendgroup: c.family, line: { color: colors[c.family] || "#7f7f7f" },
