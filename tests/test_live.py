@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from results.live import live_state
-from results.live_server import make_server
+from results.live_server import StateCache, make_server
 from tune.config import Config, write_config_json
 from tune.records import LiveProgress, progress_bar
 
@@ -221,3 +221,22 @@ def test_progress_holds_no_open_file_so_ray_client_can_ship_it():
 
     restored = pickle.loads(pickle.dumps(LiveProgress(6, num_samples=4)))
     assert restored.num_samples == 4
+
+
+def test_state_json_is_built_once_per_change_of_the_run_files_not_per_viewer(tmp_path):
+    run_dir = write_run(tmp_path, RECORDS)
+    (run_dir / "summary.json").write_text(json.dumps({"by_family": {}, "trials": 2}))
+    cache = StateCache(run_dir)
+    first = cache.reply()
+    replies = []
+    threads = [threading.Thread(target=lambda: replies.append(cache.reply())) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert first[0] == 200 and all(body is first[1] for _, body in replies)  # the same bytes
+    with open(run_dir / "trials.jsonl", "a") as f:
+        f.write(json.dumps(epoch("b", 30, 3, 0.9)) + "\n")
+    status, body = cache.reply()
+    assert status == 200 and body is not first[1]
+    assert json.loads(body)["leaderboard"][0]["trial_id"] == "b"  # epoch 3 of b: 90%
