@@ -247,8 +247,8 @@ def trial_status(
 
 
 def _per_trial(epochs: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Each trial's last reported epoch (its columns) with `done` (epochs), `best` (val_acc) and
-    the mean epoch time and speed: one grouped pass over all epochs, so a run of thousands of
+    """Each trial's last reported epoch (its columns) with `epochs_done`, `best_val_acc` and the
+    mean epoch time and speed: one grouped pass over all epochs, so a run of thousands of
     trials reads in seconds. `epochs` is sorted by trial and epoch (epoch_rows)."""
     if not len(epochs):
         return {}
@@ -258,13 +258,14 @@ def _per_trial(epochs: pd.DataFrame) -> dict[str, dict[str, Any]]:
     ).groupby("trial_id", sort=False)
     stats = pd.DataFrame(
         {
-            "done": numbers["epoch"].max().astype(int),
-            "best": numbers["val_acc"].max().astype(float),
+            "epochs_done": numbers["epoch"].max().astype(int),
+            "best_val_acc": numbers["val_acc"].max().astype(float),
             "mean_epoch_s": numbers["epoch_s"].mean(),
             "mean_samples_per_s": numbers["train_samples_per_s"].mean(),
         }
     )
     last = epochs.drop_duplicates("trial_id", keep="last").set_index("trial_id")
+    last = last.drop(columns=[c for c in stats.columns if c in last.columns])  # ours win
     return last.join(stats).to_dict("index")
 
 
@@ -306,7 +307,7 @@ def trial_rows(
     rows = []
     for tid, t in trials.items():
         last = per_trial.get(tid)
-        done = last["done"] if last else 0
+        done = last["epochs_done"] if last else 0
         status = trial_status(t["event"], t["error"], done, max_epochs, finished)
         cfg = t["config"]
         rows.append(
@@ -316,7 +317,7 @@ def trial_rows(
                 "family": cfg["model"] + (" (seed)" if cfg.get("pooling") == "seed" else ""),
                 **{k: cfg.get(k) for k in HYPERPARAMETERS},
                 "final_val_acc": float(last["val_acc"]) if last else np.nan,
-                "best_val_acc": last["best"] if last else np.nan,
+                "best_val_acc": last["best_val_acc"] if last else np.nan,
                 "epochs": done,
                 "stopped_early": status == "stopped_early",
                 "status": status,

@@ -66,6 +66,9 @@ def write_synthetic_run(
                 "parameters": 100_000,
                 "cpus": 1.0,
                 "error": None,
+                "done": False,  # Ray's own keys, as the trial records carry them
+                "training_iteration": n,
+                "time_total_s": float(n),
             }
             lines.append({"event": "result", "time": t, "metrics": metrics, **record})
             family = best.get(config["model"])
