@@ -11,11 +11,22 @@ from optuna.trial import FrozenTrial
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
+from tune.reconcile import RAY_TRIAL_ATTR
+
 
 class WholeCurveOptunaSearch(OptunaSearch):
     """Ray gives Optuna every epoch's val_acc as an intermediate value except a trial's last one,
     which it only passes to `tell`. Reporting that one too gives optuna-dashboard (and anyone
     reading `optuna.db`) every epoch of every trial, ASHA-stopped ones included."""
+
+    def suggest(self, trial_id: str) -> dict | None:
+        """Ray's suggestion, with the Ray trial id stored on the Optuna trial: after a killed
+        driver, `--resume` matches the study's trials with Ray's (tune/reconcile.py)."""
+        new = trial_id not in self._ot_trials
+        params = super().suggest(trial_id)
+        if new and trial_id in self._ot_trials:
+            self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ATTR, trial_id)
+        return params
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         ot_trial = self._ot_trials.get(trial_id)

@@ -41,6 +41,7 @@ from tune.ensemble import Candidate, build_ensemble
 from tune.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import ExperimentStateGuard, repair_state
+from tune.reconcile import reconcile
 from tune.records import LiveProgress, TrialRecorder, ended_trials, unfinished_trials
 from tune.run_dir import is_uri, write_driver_file
 from tune.search_space import family_first_points, largest_train, tune_space
@@ -171,6 +172,8 @@ def _run_sweep(
                         "writing it)",
                         flush=True,
                     )
+                for line in reconcile(run_dir, storage_url, run_dir.name):
+                    print(f"repaired: {line}", flush=True)
             tuner = tune.Tuner.restore(
                 experiment_location(cfg, run_dir)[1],
                 trainable=trainable(cfg, data, run_dir.name),
@@ -191,8 +194,11 @@ def _run_sweep(
     if missing and not (budget is not None and time.time() - fit_started >= budget):
         raise SweepInterrupted(run_dir, missing)
     rows = [_row(result, cfg, pruner) for result in results]
-    ensemble = _ensemble(rows, data, run_dir, cfg, pruner)
-    best_by_family = _score_best(rows, data, run_dir, keep_source=is_uri(cfg.sweep.storage))
+    # Checkpoints the end phase has copied or outranked go only once summary.json is written: a
+    # driver killed before then finds every source again on --resume and redoes the end phase.
+    doomed: list = []
+    ensemble = _ensemble(rows, data, run_dir, cfg, pruner, doomed)
+    best_by_family = _score_best(rows, data, run_dir, doomed, keep_source=is_uri(cfg.sweep.storage))
     baseline = fit_baseline(data, cfg.train.seed)
     _pair_with_final(baseline, ensemble, best_by_family)
     summary = write_summary(
@@ -205,7 +211,23 @@ def _run_sweep(
         baselines={baseline.pop("name"): {**baseline, "n_test": len(data.test)}},
         ensemble=ensemble,
     )
+    for checkpoint in doomed:
+        delete_checkpoint(checkpoint)
+    if not is_uri(cfg.sweep.storage) and (strays := _remove_strays(run_dir, rows)):
+        print(f"removed {strays} checkpoint(s) no trial holds (saved after Ray's last snapshot)")
     return SweepOutcome(run_dir, summary)
+
+
+def _remove_strays(run_dir: Path, rows: list[dict[str, Any]]) -> int:
+    """Remove the checkpoint folders no trial holds any more: one Ray registered after its last
+    snapshot before the driver was killed is known to no trial on --resume. Returns how many."""
+    held = {Path(r["checkpoint"].path) for r in rows if r["checkpoint"]}
+    strays = [
+        p for p in run_dir.glob(f"{run_dir.name}_*/checkpoint_*") if p.is_dir() and p not in held
+    ]
+    for path in strays:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(strays)
 
 
 def _pair_with_final(
@@ -232,9 +254,10 @@ def _ensemble(
     run_dir: Path,
     cfg: Config,
     pruner: CheckpointPruner,
+    doomed: list,
 ) -> dict[str, Any] | None:
     """The top trials' ensemble (tune/ensemble.py); then the checkpoints kept only as its
-    candidates go (members are exported to RUN_DIR/ensemble/)."""
+    candidates are doomed (members are exported to RUN_DIR/ensemble/)."""
     ranked = sorted(
         (r for r in rows if r["checkpoint"] and r["val_acc"] is not None),
         key=lambda r: -r["val_acc"],
@@ -253,7 +276,7 @@ def _ensemble(
     if not is_uri(cfg.sweep.storage):
         for row in rows:
             if row["checkpoint"] and row["trial_id"] not in pruner.family_kept(row["family"]):
-                delete_checkpoint(row["checkpoint"])
+                doomed.append(row["checkpoint"])
                 row["checkpoint"] = None
     return ensemble
 
@@ -365,10 +388,14 @@ def _row(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
 
 
 def _score_best(
-    rows: list[dict[str, Any]], data: PreparedData, run_dir: Path, keep_source: bool = False
+    rows: list[dict[str, Any]],
+    data: PreparedData,
+    run_dir: Path,
+    doomed: list,
+    keep_source: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Move each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone) and score it once on
-    test.
+    """Copy each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone; the source is
+    doomed) and score it once on test.
 
     With cloud storage (`keep_source`) the bucket keeps its copy too: the driver's local run
     directory may be the less durable of the two.
@@ -386,7 +413,7 @@ def _score_best(
         with row["checkpoint"].as_directory() as source:
             path = export_checkpoint(Path(source), target, data.vocab)
         if not keep_source:
-            delete_checkpoint(row["checkpoint"])
+            doomed.append(row["checkpoint"])
         loaded = load_checkpoint(path)
         batches = PaddedBatches(data.test, EVAL_BATCH_SIZE)
         test = evaluate(loaded.model, batches, torch.device("cpu"))
