@@ -137,13 +137,26 @@ def run_sweep(
     """
     try:
         return _run_sweep(cfg, run_dir, data, resume, quiet)
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC and "No space left on device" not in str(exc):
+    except Exception as exc:
+        if not _disk_full(exc):
             raise
         raise ConfigError(
             f"no space left on the device holding {run_dir}; finished trials are kept: free "
             f"space, then continue with: rnn-tune sweep --resume {run_dir}"
         ) from None
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    """A full disk, however it surfaced: an OSError (ENOSPC), or SQLite's "database or disk is
+    full" inside Optuna's storage error when the study's write is the one that found it."""
+    while exc is not None:
+        text = str(exc)
+        if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or (
+            "No space left on device" in text or "database or disk is full" in text
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _run_sweep(
