@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 
 from data.files import atomic_write_text
 from results.load import RECORDS_FILE, read_records
+from tune.run_dir import trial_dir_name
 
 RAY_TRIAL_ATTR = "ray_trial_id"  # set on each Optuna trial by tune/optuna_search.py
 ENDED = ("TERMINATED", "ERROR")
@@ -80,7 +81,7 @@ def reconcile(run_dir: Path, optuna_url: str, study_name: str) -> list[str]:
         kept = [r for r in records if r["trial_id"] not in unknown]
         atomic_write_text(run_dir / RECORDS_FILE, "".join(json.dumps(r) + "\n" for r in kept))
         for tid in sorted(unknown):
-            shutil.rmtree(run_dir / f"{run_dir.name}_{tid}", ignore_errors=True)
+            shutil.rmtree(run_dir / trial_dir_name(run_dir.name, tid), ignore_errors=True)
             lines.append(
                 f"trial {tid} started as the driver was killed and is not in Ray's state: its "
                 "records and folder are removed; Ray starts another trial in its place"

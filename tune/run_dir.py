@@ -25,6 +25,11 @@ def is_uri(storage: str | None) -> bool:
     return bool(storage) and "://" in storage
 
 
+def trial_dir_name(sweep_name: str, trial_id: str) -> str:
+    """A trial's name in the Ray dashboard and its folder in the run directory: SWEEP_TRIALID."""
+    return f"{sweep_name}_{trial_id}"
+
+
 def run_dir_for(cfg: Config) -> Path:
     """`storage/name`; with a cloud `storage` URI, `local_dir/name` (default `runs/name`) holds
     the driver's plain files and Ray keeps checkpoints at the URI."""

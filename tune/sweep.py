@@ -43,7 +43,7 @@ from tune.pruning import CheckpointPruner, delete_checkpoint
 from tune.ray_state import ExperimentStateGuard, repair_state
 from tune.reconcile import reconcile
 from tune.records import LiveProgress, TrialRecorder, ended_trials, unfinished_trials
-from tune.run_dir import is_uri, write_driver_file
+from tune.run_dir import is_uri, trial_dir_name, write_driver_file
 from tune.search_space import family_first_points, largest_train, tune_space
 from tune.summary import write_summary
 from tune.training import EVAL_BATCH_SIZE, describe_vectors, evaluate, with_vectors
@@ -76,7 +76,7 @@ class TrialNamer:
         self.sweep_name = sweep_name
 
     def __call__(self, trial) -> str:
-        return f"{self.sweep_name}_{trial.trial_id}"
+        return trial_dir_name(self.sweep_name, trial.trial_id)
 
 
 def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
@@ -236,7 +236,9 @@ def _remove_strays(run_dir: Path, rows: list[dict[str, Any]]) -> int:
     snapshot before the driver was killed is known to no trial on --resume. Returns how many."""
     held = {Path(r["checkpoint"].path) for r in rows if r["checkpoint"]}
     strays = [
-        p for p in run_dir.glob(f"{run_dir.name}_*/checkpoint_*") if p.is_dir() and p not in held
+        p
+        for p in run_dir.glob(f"{trial_dir_name(run_dir.name, '*')}/checkpoint_*")
+        if p.is_dir() and p not in held
     ]
     for path in strays:
         shutil.rmtree(path, ignore_errors=True)
