@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from processes import kill_tree
 
 from tune.cli.main import build_parser
 from tune.cli.sweep import sweep_config
@@ -306,8 +306,7 @@ def test_the_rayjob_entrypoint_run_again_after_a_head_kill_resumes_its_run(tmp_p
     while time.time() < deadline and not any(r["event"] == "complete" for r in records(run_dir)):
         time.sleep(0.5)
     time.sleep(2)  # Ray snapshots its experiment state once a second
-    first.send_signal(signal.SIGKILL)  # the head pod dies
-    first.communicate(timeout=60)
+    kill_tree(first)  # the head pod dies, and every process in it
     before = records(run_dir)
     finished = {r["trial_id"] for r in before if r["event"] == "complete"}
     assert 1 <= len(finished) < 4, before

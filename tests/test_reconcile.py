@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import optuna
 import pytest
+from processes import kill_tree
 
 from tune.reconcile import RAY_TRIAL_ATTR
 
@@ -39,8 +39,7 @@ def test_resume_after_a_kill_in_the_end_phase_repairs_every_disagreement(tmp_pat
     deadline = time.time() + 300
     while time.time() < deadline and not (run_dir / "best").exists():
         time.sleep(0.02)
-    driver.send_signal(signal.SIGKILL)  # mid end phase: ensemble built, best of each family next
-    driver.wait()
+    kill_tree(driver)  # mid end phase: ensemble built, best of each family next
     assert not (run_dir / "summary.json").exists()
     before = records(run_dir)
     finished = {r["trial_id"] for r in before if r["event"] == "complete"}
