@@ -34,6 +34,8 @@ from pathlib import Path
 
 from common import REPO, checkout_before
 
+from results.load import RECORDS_FILE, read_records
+
 SMALL = [
     "--dataset", "synthetic", "--synthetic-samples", "12000", "--epochs", "3",
     "--grace-period", "1", "--max-concurrent", "2", "--embed-dim", "16", "--hidden-dim", "16",
@@ -42,16 +44,8 @@ SMALL = [
 
 
 def lines(run_dir: Path) -> list[dict]:
-    path = run_dir / "trials.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass
-    return out
+    """The run's trial records so far (a line being written is skipped)."""
+    return read_records(run_dir / RECORDS_FILE)
 
 
 def trial_processes() -> list[int]:

@@ -62,30 +62,27 @@ def reconcile(run_dir: Path, optuna_url: str, study_name: str) -> list[str]:
             for tid in marked
         ]
 
-    unrecorded = {
-        tid: entry
+    unrecorded = [
+        tid
         for tid, entry in in_ray.items()
         if tid not in ends and _trial_state(entry)["status"] in ENDED
-    }
-    if unrecorded:
-        starts = {r["trial_id"]: r for r in records if r["event"] == "start"}
-        with open(run_dir / RECORDS_FILE, "a", encoding="utf-8") as f:
-            for tid, entry in unrecorded.items():
-                end = _end_record(tid, entry, starts.get(tid))
-                ends[tid] = end
-                f.write(json.dumps(end) + "\n")
-                lines.append(f"trial {tid} had ended in Ray's state only: its end is recorded")
+    ]
+    starts = {r["trial_id"]: r for r in records if r["event"] == "start"}
+    for tid in unrecorded:
+        ends[tid] = _end_record(tid, in_ray[tid], starts.get(tid))
+        lines.append(f"trial {tid} had ended in Ray's state only: its end is recorded")
 
     unknown = {r["trial_id"] for r in records} - set(in_ray)
-    if unknown:
+    for tid in sorted(unknown):
+        shutil.rmtree(run_dir / trial_dir_name(run_dir.name, tid), ignore_errors=True)
+        lines.append(
+            f"trial {tid} started as the driver was killed and is not in Ray's state: its "
+            "records and folder are removed; Ray starts another trial in its place"
+        )
+    if unrecorded or unknown:  # one rewrite of the records, whole
         kept = [r for r in records if r["trial_id"] not in unknown]
+        kept += [ends[tid] for tid in unrecorded]
         atomic_write_text(run_dir / RECORDS_FILE, "".join(json.dumps(r) + "\n" for r in kept))
-        for tid in sorted(unknown):
-            shutil.rmtree(run_dir / trial_dir_name(run_dir.name, tid), ignore_errors=True)
-            lines.append(
-                f"trial {tid} started as the driver was killed and is not in Ray's state: its "
-                "records and folder are removed; Ray starts another trial in its place"
-            )
     lines += _reconcile_study(optuna_url, study_name, set(in_ray) - unknown, ends, last)
     return lines
 
