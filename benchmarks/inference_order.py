@@ -21,8 +21,8 @@ from data.batches import gather_batch
 from data.config import DataConfig
 from data.prepare import prepare_data
 from models.classifier import build_model
-from tune.ensemble import probabilities
-from tune.training import EVAL_BATCH_SIZE
+from tune.outcome.ensemble import probabilities
+from tune.train.loop import EVAL_BATCH_SIZE
 
 
 def consecutive(model: torch.nn.Module, split) -> np.ndarray:

@@ -5,8 +5,9 @@
 Runs the same `rnn-tune sweep` from this tree twice per seed, alternating: once with the sweep's
 sampler (TPE whose random start-up is a quarter of the budget, multivariate, constant liar, a
 floor of trials per family) and once with Optuna's default (`TPESampler(seed=...)`: 10 random
-trials first, parameters modelled one by one, no floor), swapped in for `tune.sweep.make_sampler`
-only. Everything else (data, splits, ASHA, trial count, seeds) is the same. Prints per run the
+trials first, parameters modelled one by one, no floor), swapped in for
+`tune.sweep.optuna_search.make_sampler` only. Everything else (data, splits, ASHA, trial count,
+seeds) is the same. Prints per run the
 trials per family, the best validation accuracy, the best trial's and the ensemble's test
 accuracy, and the baseline's.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 from common import REPO
 
 OPTUNA_DEFAULT = (
-    "import sys, tune.sweep as s; from optuna.samplers import TPESampler; "
+    "import sys, tune.sweep.driver as s; from optuna.samplers import TPESampler; "
     "s.make_sampler = lambda n, families, seed: TPESampler(seed=seed); "
     "from tune.cli.main import main; sys.exit(main(sys.argv[1:]))"
 )

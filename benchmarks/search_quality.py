@@ -17,10 +17,10 @@ from pathlib import Path
 from sampler import family_counts
 
 from data.prepare import prepare_data
-from tune.baseline import NAME, fit_baseline, paired_with_final
-from tune.checkpoint import load_checkpoint
 from tune.config import read_config_json
-from tune.ensemble import correct_rows
+from tune.outcome.baseline import NAME, fit_baseline, paired_with_final
+from tune.outcome.ensemble import correct_rows
+from tune.train.checkpoint import load_checkpoint
 
 
 def rescored_pair(run_dir: Path, summary: dict) -> dict:

@@ -78,7 +78,7 @@ def measure_tree(
     from data.config import DataConfig
     from data.prepare import prepare_data
     from tune.config import TrainConfig
-    from tune.training import make_optimizer, model_for, train_one_epoch
+    from tune.train.loop import make_optimizer, model_for, train_one_epoch
 
     if data_dir:
         data = prepare_data(DataConfig(dataset="ag_news", data_dir=data_dir))

@@ -17,7 +17,7 @@ from data.batches import PaddedBatches
 from data.config import DataConfig
 from data.prepare import prepare_data
 from tune.config import TrainConfig
-from tune.training import make_optimizer, model_for, train_one_epoch
+from tune.train.loop import make_optimizer, model_for, train_one_epoch
 
 
 def padding_share(batches: PaddedBatches) -> float:

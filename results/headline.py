@@ -100,8 +100,8 @@ def cost_line(run: Run) -> str:
 
 
 def verdict(final_acc: float, base_acc: float, paired: dict[str, Any] | None) -> str:
-    """Did tuning pay off? Decided by the paired test on the same test rows (tune/baseline.py)
-    where the run has one; older runs have only the sign of the gap."""
+    """Did tuning pay off? Decided by the paired test on the same test rows
+    (tune/outcome/baseline.py) where the run has one; older runs have only the sign of the gap."""
     gap = f"{100 * (final_acc - base_acc):+.2f} points on test"
     if not paired:
         word = "tuning paid off" if final_acc > base_acc else "tuning did not beat it"

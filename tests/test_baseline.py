@@ -10,7 +10,7 @@ import numpy as np
 from data.config import DataConfig
 from data.prepare import prepare_data
 from results.stats import mcnemar_p
-from tune.baseline import C_GRID, fit_baseline, paired_with_final
+from tune.outcome.baseline import C_GRID, fit_baseline, paired_with_final
 
 
 def test_baseline_picks_c_on_validation_and_never_looks_at_test_labels():

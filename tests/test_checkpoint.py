@@ -8,9 +8,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from data.vocab import Vocab
-from tune.checkpoint import load_checkpoint, save_checkpoint
 from tune.config import Config, ConfigError
-from tune.training import model_for
+from tune.train.checkpoint import load_checkpoint, save_checkpoint
+from tune.train.loop import model_for
 
 
 def test_format_1_checkpoint_still_predicts_the_same(tmp_path):

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import torch
 
-from tune.checkpoint import load_checkpoint
+from tune.train.checkpoint import load_checkpoint
 
 
 def rnn_tune(*args, cwd=None):

@@ -13,9 +13,9 @@ import urllib.request
 
 import pytest
 
-from tune.cluster import dashboard_warning
 from tune.config import Config
-from tune.sweep import experiment_location
+from tune.sweep.cluster import dashboard_warning
+from tune.sweep.driver import experiment_location
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from ray.tune import Checkpoint
 
-from tune.ensemble import choose_k
-from tune.pruning import CheckpointPruner
+from tune.outcome.ensemble import choose_k
+from tune.sweep.pruning import CheckpointPruner
 
 
 def one_hot(preds: list[int], classes: int = 3) -> np.ndarray:

@@ -19,7 +19,7 @@ import pytest
 from results.live import live_state
 from results.live_server import StateCache, make_server
 from tune.config import Config, write_config_json
-from tune.records import LiveProgress, progress_bar
+from tune.sweep.records import LiveProgress, progress_bar
 
 T0 = 1_800_000_000.0
 

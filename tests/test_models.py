@@ -12,7 +12,7 @@ from data.vocab import build_vocab
 from models import MODEL_FAMILIES
 from models.classifier import CLASSES, build_model
 from tune.config import TrainConfig
-from tune.training import (
+from tune.train.loop import (
     EVAL_BATCH_SIZE,
     clip_gradients,
     evaluate,

@@ -8,7 +8,7 @@ import pickle
 import pytest
 
 from tune.config import ConfigError
-from tune.ray_state import BACKUP_DIR, back_up_state, intact, repair_state
+from tune.sweep.ray_state import BACKUP_DIR, back_up_state, intact, repair_state
 
 
 class Payload:

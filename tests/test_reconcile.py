@@ -14,7 +14,7 @@ import optuna
 import pytest
 from processes import kill_tree
 
-from tune.reconcile import RAY_TRIAL_ATTR
+from tune.sweep.reconcile import RAY_TRIAL_ATTR
 
 pytestmark = pytest.mark.slow
 

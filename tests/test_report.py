@@ -17,10 +17,10 @@ from browser import chromium_page, needs_chromium
 from data.prepare import prepare_data
 from results.load import load_run
 from results.tables import family_comparison, leaderboard
-from tune.baseline import fit_baseline, paired_with_final
-from tune.checkpoint import load_checkpoint
 from tune.config import read_config_json
-from tune.ensemble import correct_rows
+from tune.outcome.baseline import fit_baseline, paired_with_final
+from tune.outcome.ensemble import correct_rows
+from tune.train.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from collections import Counter
 import optuna
 import pytest
 
-from tune.optuna_search import FamilyFloorSampler, family_floor, make_sampler, startup_trials
+from tune.sweep.optuna_search import FamilyFloorSampler, family_floor, make_sampler, startup_trials
 
 FAMILIES = ["rnn", "lstm", "gru"]
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from data.vocab import Vocab
-from tune.checkpoint import load_checkpoint
+from tune.train.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from data.batches import PaddedBatches
 from data.config import DataConfig
 from data.prepare import prepare_data
 from tune.config import TrainConfig
-from tune.training import lr_factor, make_optimizer, model_for, train_epochs
+from tune.train.loop import lr_factor, make_optimizer, model_for, train_epochs
 
 
 def test_cosine_falls_from_the_peak_to_zero():

@@ -13,9 +13,9 @@ import torch
 from data.errors import DataError
 from data.vectors import read_vectors, vectors_dim
 from data.vocab import PAD_ID, UNK_ID, Vocab
-from tune.checkpoint import load_checkpoint
 from tune.config import Config, TrainConfig
-from tune.training import model_for
+from tune.train.checkpoint import load_checkpoint
+from tune.train.loop import model_for
 
 VOCAB = Vocab(["<pad>", "<unk>", "alpha", "beta", "gamma", "paris"])
 

@@ -33,7 +33,7 @@ def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], list[li
     from data.batches import gather_batch
     from data.encode import encode
     from data.tokenizer import basic_english, ngrams_iterator
-    from tune.checkpoint import load_checkpoint
+    from tune.train.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(checkpoint)
     n = loaded.config.data.ngrams

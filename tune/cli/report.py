@@ -22,7 +22,7 @@ def add_parser(subparsers) -> None:
 def make_report(run_dirs: list[Path], out: Path) -> dict[str, Path]:
     from results.load import ReportError, run_names
     from results.report import write_report
-    from tune.optuna_study import param_importances
+    from tune.sweep.optuna_study import param_importances
 
     importances = {n: param_importances(d) for d, n in zip(run_dirs, run_names(run_dirs))}
     try:

@@ -17,7 +17,7 @@ from tune.cli.options import (
 )
 from tune.config import Config, ConfigError, merge
 from tune.presets import PRESETS
-from tune.ray_env import set_ray_environment
+from tune.sweep.ray_env import set_ray_environment
 
 
 def add_parser(subparsers) -> None:
@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{run_dir} has finished already (its summary.json is written); nothing to resume")
         return _finish(args, run_dir, json.loads((run_dir / SUMMARY_FILE).read_text()))
     set_ray_environment(cfg)
-    from tune.cluster import preflight
-    from tune.sweep import SweepInterrupted, prepare_sweep_data, run_sweep
+    from tune.sweep.cluster import preflight
+    from tune.sweep.driver import SweepInterrupted, prepare_sweep_data, run_sweep
 
     preflight(cfg)
     cfg, data = prepare_sweep_data(cfg, args.quiet)

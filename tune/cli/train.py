@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tune.train_run import train_run
+    from tune.train.run import train_run
 
     cfg = config_from_args(args, train_defaults()["train"])
     out = Path(args.output or f"runs/train-{datetime.now():%Y%m%d-%H%M%S}")

@@ -11,7 +11,7 @@ from optuna.trial import FrozenTrial
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
-from tune.reconcile import RAY_TRIAL_ATTR
+from tune.sweep.reconcile import RAY_TRIAL_ATTR
 
 
 class WholeCurveOptunaSearch(OptunaSearch):
@@ -21,7 +21,7 @@ class WholeCurveOptunaSearch(OptunaSearch):
 
     def suggest(self, trial_id: str) -> dict | None:
         """Ray's suggestion, with the Ray trial id stored on the Optuna trial: after a killed
-        driver, `--resume` matches the study's trials with Ray's (tune/reconcile.py)."""
+        driver, `--resume` matches the study's trials with Ray's (tune/sweep/reconcile.py)."""
         new = trial_id not in self._ot_trials
         params = super().suggest(trial_id)
         if new and trial_id in self._ot_trials:

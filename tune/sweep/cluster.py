@@ -25,8 +25,8 @@ import optuna
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from tune.config import Config, ConfigError, TrainConfig
-from tune.ray_env import set_ray_environment
+from tune.config import Config, ConfigError
+from tune.sweep.ray_env import set_ray_environment
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 PACKAGES = ("data", "models", "tune")
@@ -276,23 +276,4 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
         raise ConfigError(
             f"--address {address} answers, but not as Ray does (gRPC over HTTP/2); check the "
             "address and port of the cluster's head"
-        )
-
-
-def check_model_fits(t: TrainConfig, vocab_size: int, num_classes: int) -> None:
-    """Refuse a model whose training state (weights, gradients, two Adam moments: 16 bytes per
-    parameter) exceeds this machine's memory. A sweep passes the largest setting its search can
-    pick (`search_space.largest_train`)."""
-    from models.classifier import estimate_parameters
-
-    params = estimate_parameters(
-        t.model, vocab_size, num_classes, t.embed_dim, t.hidden_dim, t.num_layers, t.bidirectional
-    )
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    if 16 * params > memory:
-        raise ConfigError(
-            f"a {t.model} with embed_dim {t.embed_dim}, hidden_dim {t.hidden_dim}, num_layers "
-            f"{t.num_layers} and a {vocab_size:,}-token vocab has {params:,} parameters, "
-            f"{16 * params / 2**30:.0f} GiB to train; this machine has {memory / 2**30:.0f} GiB: "
-            "lower the sizes or --max-vocab-size"
         )

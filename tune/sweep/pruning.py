@@ -6,7 +6,7 @@ the experiment state after each checkpoint); on top of that this callback decide
   latest checkpoint of a running trial, the one a retry or `--resume` starts from;
 - when a trial ends, its latest checkpoint goes unless it is its best, and its best stays only
   while it is among the top `keep` of its model family or the top `overall` of the sweep (the
-  ensemble's candidates, tune/ensemble.py).
+  ensemble's candidates, tune/outcome/ensemble.py).
 
 Deletions wait `grace_s` seconds, so that a snapshot written since names the newer checkpoint: a
 driver killed between a deletion and the next snapshot would resume a trial from a checkpoint
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ray.tune import Callback, Checkpoint
 
-from tune.checkpoint import OPTIMIZER_FILE
+from tune.train.checkpoint import OPTIMIZER_FILE
 
 
 def delete_checkpoint(checkpoint: Checkpoint, name: str | None = None) -> None:

@@ -29,7 +29,7 @@ from data.files import atomic_write_text
 from results.load import RECORDS_FILE, read_records
 from tune.run_dir import trial_dir_name
 
-RAY_TRIAL_ATTR = "ray_trial_id"  # set on each Optuna trial by tune/optuna_search.py
+RAY_TRIAL_ATTR = "ray_trial_id"  # set on each Optuna trial by tune/sweep/optuna_search.py
 ENDED = ("TERMINATED", "ERROR")
 
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,30 +25,30 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.trainable import wrap_function
 
 from data.batches import PaddedBatches
-from data.prepare import PreparedData, prepare_data
+from data.prepare import PreparedData
 from results.load import trial_status
-from tune.baseline import fit_baseline, paired_with_final
-from tune.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
-from tune.cluster import (
-    check_model_fits,
+from tune.config import Config, ConfigError
+from tune.outcome.baseline import fit_baseline, paired_with_final
+from tune.outcome.ensemble import Candidate, build_ensemble
+from tune.outcome.summary import write_summary
+from tune.run_dir import is_uri, trial_dir_name, write_driver_file
+from tune.sweep.cluster import (
     check_resources,
     check_storage_visible,
     inside_ray_job,
     start_ray,
 )
-from tune.config import Config, ConfigError
-from tune.ensemble import Candidate, build_ensemble
-from tune.optuna_search import WholeCurveOptunaSearch, make_sampler
-from tune.pruning import CheckpointPruner, delete_checkpoint
-from tune.ray_state import ExperimentStateGuard, repair_state
-from tune.reconcile import reconcile
-from tune.records import LiveProgress, TrialRecorder, ended_trials, unfinished_trials
-from tune.run_dir import is_uri, trial_dir_name, write_driver_file
-from tune.search_space import family_first_points, largest_train, tune_space
-from tune.summary import write_summary
-from tune.training import EVAL_BATCH_SIZE, describe_vectors, evaluate, with_vectors
-from tune.trial import run_trial
-from tune.trial_monitor import named_trial_actor
+from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
+from tune.sweep.pruning import CheckpointPruner, delete_checkpoint
+from tune.sweep.ray_state import ExperimentStateGuard, repair_state
+from tune.sweep.reconcile import reconcile
+from tune.sweep.records import LiveProgress, TrialRecorder, ended_trials, unfinished_trials
+from tune.sweep.search_space import family_first_points, largest_train, tune_space
+from tune.sweep.trial import run_trial
+from tune.sweep.trial_monitor import named_trial_actor
+from tune.train.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
+from tune.train.loop import EVAL_BATCH_SIZE, evaluate
+from tune.train.prepare import prepare_run
 
 UNCAPPED_PLAN = 40  # trials a budget-bound sweep plans for when sizing TPE's start-up
 
@@ -109,23 +109,9 @@ def trainable(cfg: Config, data: PreparedData, sweep: str):
 
 
 def prepare_sweep_data(cfg: Config, quiet: bool = False) -> tuple[Config, PreparedData]:
-    """The prepared data with any pre-trained vectors (and the config with embed_dim fixed to
-    their size), and a refusal of a search whose largest model this machine cannot hold: before
-    the run directory is written and before Ray starts."""
-    data = prepare_data(cfg.data)
-    cfg, vectors = with_vectors(cfg, data.vocab)
-    if vectors is not None:
-        data = replace(data, vectors=vectors.matrix)
-    check_model_fits(largest_train(cfg), len(data.vocab), len(data.class_names))
-    if not quiet:
-        print(
-            f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, "
-            f"vocab {len(data.vocab)} ({'cache' if data.cache_hit else 'prepared'})",
-            flush=True,
-        )
-        if vectors is not None:
-            print(describe_vectors(vectors, len(data.vocab)), flush=True)
-    return cfg, data
+    """The run's prologue (tune/train/prepare.py), sized by the largest model the search can
+    pick."""
+    return prepare_run(cfg, largest_train, quiet)
 
 
 def run_sweep(
@@ -271,7 +257,7 @@ def _ensemble(
     pruner: CheckpointPruner,
     doomed: list,
 ) -> dict[str, Any] | None:
-    """The top trials' ensemble (tune/ensemble.py); then the checkpoints kept only as its
+    """The top trials' ensemble (tune/outcome/ensemble.py); then the checkpoints kept only as its
     candidates are doomed (members are exported to RUN_DIR/ensemble/)."""
     ranked = sorted(
         (r for r in rows if r["checkpoint"] and r["val_acc"] is not None),
@@ -345,7 +331,7 @@ def _new_tuner(
             # experiment
             # state after every checkpoint (so a resumed trial never names a deleted one); the
             # pruner
-            # trims further, behind those snapshots (tune/pruning.py).
+            # trims further, behind those snapshots (tune/sweep/pruning.py).
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1, checkpoint_score_attribute="val_acc", checkpoint_score_order="max"
             ),

@@ -1,5 +1,5 @@
 """One model trained end to end: data, model, epochs, the best-validation epoch's checkpoint,
-one test score. `rnn-tune train` calls it; a sweep's trials use `tune.trial` instead.
+one test score. `rnn-tune train` calls it; a sweep's trials use `tune.sweep.trial` instead.
 """
 
 from __future__ import annotations
@@ -14,23 +14,20 @@ import torch
 
 from data.batches import PaddedBatches
 from data.files import atomic_write_text
-from data.prepare import prepare_data
 from models.classifier import count_parameters
-from tune.checkpoint import save_checkpoint
-from tune.cluster import check_model_fits
 from tune.config import Config, write_config_json
-from tune.device import describe, resolve_device
-from tune.progress import ProgressBar
-from tune.training import (
+from tune.train.checkpoint import save_checkpoint
+from tune.train.device import describe, resolve_device
+from tune.train.loop import (
     EVAL_BATCH_SIZE,
-    describe_vectors,
     evaluate,
     make_optimizer,
     model_for,
     set_seed,
     train_epochs,
-    with_vectors,
 )
+from tune.train.prepare import prepare_run
+from tune.train.progress import ProgressBar
 
 
 def train_run(cfg: Config, out: Path) -> dict[str, Any]:
@@ -39,20 +36,9 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     started = time.perf_counter()
-    data = prepare_data(cfg.data)
-    print(
-        f"data: {len(data.train)} train / {len(data.val)} val / {len(data.test)} test rows, vocab "
-        f"{len(data.vocab)}, "
-        f"classes {', '.join(data.class_names)} ({'cache' if data.cache_hit else 'prepared'} in "
-        f"{time.perf_counter() - started:.1f}s)"
-    )
-    cfg, vectors = with_vectors(cfg, data.vocab)
-    check_model_fits(cfg.train, len(data.vocab), len(data.class_names))
-    if vectors is not None:
-        print(describe_vectors(vectors, len(data.vocab)))
+    cfg, data = prepare_run(cfg)
     set_seed(cfg.train.seed)
-    matrix = vectors.matrix if vectors is not None else None
-    model = model_for(cfg.train, len(data.vocab), len(data.class_names), matrix).to(device)
+    model = model_for(cfg.train, len(data.vocab), len(data.class_names), data.vectors).to(device)
     optimizer = make_optimizer(model, cfg.train)
     print(
         f"model: {cfg.train.model} ({count_parameters(model):,} parameters) on {describe(device)}"

@@ -16,11 +16,11 @@ from ray import tune
 
 from data.prepare import TrainingData
 from models.classifier import count_parameters
-from tune.checkpoint import restore_training, save_checkpoint
 from tune.config import Config
-from tune.device import describe, resolve_device
-from tune.training import NonFiniteLossError, make_optimizer, model_for, set_seed, train_epochs
-from tune.trial_monitor import TrialMonitor
+from tune.sweep.trial_monitor import TrialMonitor
+from tune.train.checkpoint import restore_training, save_checkpoint
+from tune.train.device import describe, resolve_device
+from tune.train.loop import NonFiniteLossError, make_optimizer, model_for, set_seed, train_epochs
 
 FAULT_ENV = "RNN_TUNE_FAULT"
 

@@ -25,7 +25,7 @@ from data.vocab import Vocab
 from models.classifier import RecurrentClassifier
 from results.load import CONFIG_FILE
 from tune.config import Config, ConfigError
-from tune.training import model_for
+from tune.train.loop import model_for
 
 FORMAT = 2
 MODEL_FILE = "model.pt"

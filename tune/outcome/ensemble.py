@@ -20,8 +20,8 @@ import torch
 from data.batches import PaddedBatches, gather_batch
 from data.encode import EncodedSplit
 from data.prepare import PreparedData
-from tune.checkpoint import export_checkpoint, load_checkpoint
-from tune.training import EVAL_BATCH_SIZE
+from tune.train.checkpoint import export_checkpoint, load_checkpoint
+from tune.train.loop import EVAL_BATCH_SIZE
 
 ENSEMBLE_DIR = "ensemble"
 

@@ -23,8 +23,9 @@ def write_summary(
     ensemble: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`baselines`: name -> {val_acc, test_acc, n_test, vs_final, ...} of the simple models fitted
-    on the same splits (tune/baseline.py), beside the tuned ones; `ensemble`: the top trials'
-    averaged probabilities (tune/ensemble.py: k, members, val_acc, test_acc), or None."""
+    on the same splits (tune/outcome/baseline.py), beside the tuned ones; `ensemble`: the top
+    trials' averaged probabilities (tune/outcome/ensemble.py: k, members, val_acc, test_acc), or
+    None."""
     counts = {
         status: sum(r["status"] == status for r in rows)
         for status in ("completed", "stopped_early", "errored")
