@@ -21,16 +21,15 @@ from data.batches import gather_batch
 from data.config import DataConfig
 from data.prepare import prepare_data
 from models.classifier import build_model
-from tune.outcome.ensemble import probabilities
-from tune.train.loop import EVAL_BATCH_SIZE
+from tune.train.inference import INFERENCE_BATCH_SIZE, probabilities
 
 
 def consecutive(model: torch.nn.Module, split) -> np.ndarray:
     """The code before: 512 consecutive rows at a time, each batch padded to its longest row."""
     out = []
     with torch.no_grad():
-        for start in range(0, len(split), EVAL_BATCH_SIZE):
-            rows = np.arange(start, min(len(split), start + EVAL_BATCH_SIZE))
+        for start in range(0, len(split), INFERENCE_BATCH_SIZE):
+            rows = np.arange(start, min(len(split), start + INFERENCE_BATCH_SIZE))
             tokens, lengths, _ = gather_batch(split, rows)
             out.append(torch.softmax(model(tokens, lengths).float(), dim=1).numpy())
     return np.concatenate(out)

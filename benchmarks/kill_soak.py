@@ -34,7 +34,8 @@ from pathlib import Path
 
 from common import REPO, checkout_before
 
-from results.load import RECORDS_FILE, read_records
+from results.load import read_records
+from results.run_files import RECORDS_FILE
 
 SMALL = [
     "--dataset", "synthetic", "--synthetic-samples", "12000", "--epochs", "3",

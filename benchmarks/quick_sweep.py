@@ -22,7 +22,8 @@ from pathlib import Path
 
 from common import BEFORE_REV, REPO, checkout_before, median
 
-from results.load import RECORDS_FILE, read_records
+from results.load import read_records
+from results.run_files import RECORDS_FILE
 
 
 def dir_mb(path: Path) -> float:

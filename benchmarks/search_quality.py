@@ -17,6 +17,7 @@ from pathlib import Path
 from sampler import family_counts
 
 from data.prepare import prepare_data
+from results.run_files import CONFIG_FILE, SUMMARY_FILE, final_model
 from tune.config import read_config_json
 from tune.outcome.baseline import NAME, fit_baseline, paired_with_final
 from tune.outcome.ensemble import correct_rows
@@ -24,22 +25,19 @@ from tune.train.checkpoint import load_checkpoint
 
 
 def rescored_pair(run_dir: Path, summary: dict) -> dict:
-    cfg = read_config_json(run_dir / "config.json")
+    cfg = read_config_json(run_dir / CONFIG_FILE)
     data = prepare_data(cfg.data)
-    # The headline's final model (k = 1: the best trial), as the sweep paired it.
-    ensemble = summary["ensemble"] or {"k": 1}
-    members = ensemble["members"] if ensemble["k"] > 1 else [summary["best"]]
-    models = [load_checkpoint(m["checkpoint"]).model for m in members]
+    models = [load_checkpoint(c).model for c in final_model(summary).checkpoints]
     baseline = fit_baseline(data, cfg.train.seed)
     return paired_with_final(baseline["test_correct"], correct_rows(models, data.test))
 
 
 def row(run_dir: Path) -> str:
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     best, ensemble = summary["best"], summary.get("ensemble") or {"k": 1}
     base = summary["baselines"][NAME]
     pair = base.get("vs_final") or rescored_pair(run_dir, summary)
-    final = ensemble["test_acc"] if ensemble["k"] > 1 else best["test_acc"]
+    final = final_model(summary).test_acc
     counts = family_counts(run_dir)
     families = "/".join(str(counts.get(f, 0)) for f in ("rnn", "lstm", "gru"))
 

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from common import REPO, median
 
-from results.load import RECORDS_FILE, read_records
+from results.load import read_records
+from results.run_files import RECORDS_FILE
 
 TINY = ["--embed-dim", "8", "--hidden-dim", "8", "--no-dashboard", "--no-report", "--quiet"]
 

@@ -21,12 +21,11 @@ import numpy as np
 
 from data import ag_news, synthetic
 from data.config import DataConfig, default_cache_dir
-from data.encode import EncodedSplit, encode
+from data.encode import EncodedSplit, encode, encode_texts, text_terms
 from data.errors import DataError
 from data.files import atomic_write_text, current_umask, file_digest, file_lock
 from data.splits import stratified_split, subsample, validation_share
 from data.tables import label_names, read_table
-from data.tokenizer import basic_english, ngrams_iterator
 from data.vocab import Vocab, build_vocab
 
 FORMAT_VERSION = 2
@@ -202,15 +201,12 @@ def _build(cfg: DataConfig, raw: _Raw, target: Path) -> None:
     fit_idx, val_idx = train_idx[fit_idx], train_idx[val_idx]
     fit_idx = fit_idx[subsample(labels[fit_idx], cfg.max_train_samples, cfg.split_seed)]
 
-    def grams(tokens: list[str]) -> list[str]:
-        return list(ngrams_iterator(tokens, cfg.ngrams))
-
-    fit_tokens = [basic_english(texts[i]) for i in fit_idx]
-    vocab = build_vocab(map(grams, fit_tokens), cfg.min_freq, cfg.max_vocab_size)
+    fit_terms = [text_terms(texts[i], cfg.ngrams) for i in fit_idx]
+    vocab = build_vocab(fit_terms, cfg.min_freq, cfg.max_vocab_size)
     splits = {
-        "train": encode(fit_tokens, labels[fit_idx], vocab, grams),
-        "val": encode([basic_english(texts[i]) for i in val_idx], labels[val_idx], vocab, grams),
-        "test": encode([basic_english(t) for t in test_texts], test_labels, vocab, grams),
+        "train": encode(fit_terms, labels[fit_idx], vocab),
+        "val": encode_texts([texts[i] for i in val_idx], labels[val_idx], vocab, cfg.ngrams),
+        "test": encode_texts(test_texts, test_labels, vocab, cfg.ngrams),
     }
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from results.load import Run
+from results.run_files import final_model
 from results.stats import wilson_interval
 from results.tables import baseline_label
 
@@ -130,7 +131,7 @@ def headline(run: Run) -> list[str]:
     checkpoint = best["checkpoint"]
     settings = {**run.config.get("train", {}), **best["config"]}
     ensemble = summary.get("ensemble")
-    if ensemble and ensemble["k"] > 1:
+    if final_model(summary).kind == "ensemble":
         final = Score(ensemble["test_acc"], ensemble.get("n_test") or score.n)
         members = ", ".join(f"{m['family'].upper()} {m['trial_id']}" for m in ensemble["members"])
         lines = [

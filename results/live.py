@@ -17,7 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from results.load import DRIVER_FILE, HYPERPARAMETERS, ReportError, load_run
+from results.load import HYPERPARAMETERS, ReportError, load_run
+from results.run_files import DRIVER_FILE
 
 LEADERBOARD_ROWS = 10
 CURVE_TRIALS = 100  # learning curves drawn: the best trials and every running one

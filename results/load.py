@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-RECORDS_FILE, CONFIG_FILE, SUMMARY_FILE = "trials.jsonl", "config.json", "summary.json"
-DRIVER_FILE = "driver.json"  # the running driver: host, pid, start time, dashboard, metrics
+from results.run_files import CONFIG_FILE, RECORDS_FILE, SUMMARY_FILE
+
 HYPERPARAMETERS = (
     "model",
     "embed_dim",

@@ -18,6 +18,7 @@ from data.files import atomic_write_bytes, atomic_write_text
 from results import plots, tables
 from results.headline import headline, seed_baseline_line, test_size
 from results.load import Run, load_run, run_names
+from results.run_files import EFFECTS_PNG, REPORT_HTML, REPORT_MD, TRIALS_CSV
 
 Section = tuple[str, str, Any]  # (heading, note, table or None)
 
@@ -32,23 +33,23 @@ def write_report(
     runs = [load_run(d, name) for d, name in zip(run_dirs, run_names(run_dirs))]
     out.mkdir(parents=True, exist_ok=True)
     trials = pd.concat([r.trials for r in runs], ignore_index=True)
-    atomic_write_text(out / "trials.csv", trials.to_csv(index=False))
+    atomic_write_text(out / TRIALS_CSV, trials.to_csv(index=False))
     figures = build_figures(runs)
     effects_note, effects = build_effects(trials)
     for name, png in figures.items():
         atomic_write_bytes(out / f"{name}.png", png)
     if effects:
-        atomic_write_bytes(out / "effects.png", effects.png)
+        atomic_write_bytes(out / EFFECTS_PNG, effects.png)
     title = "rnn-tune report: " + ", ".join(r.name for r in runs)
     lines = headline_lines(runs)
     main, details = build_sections(runs, importances or {})
     atomic_write_text(
-        out / "report.md", _markdown(title, lines, main, details, effects_note, effects, figures)
+        out / REPORT_MD, _markdown(title, lines, main, details, effects_note, effects, figures)
     )
     atomic_write_text(
-        out / "report.html", _html(title, lines, main, details, effects_note, effects, figures)
+        out / REPORT_HTML, _html(title, lines, main, details, effects_note, effects, figures)
     )
-    return {"md": out / "report.md", "html": out / "report.html", "csv": out / "trials.csv"}
+    return {"md": out / REPORT_MD, "html": out / REPORT_HTML, "csv": out / TRIALS_CSV}
 
 
 def headline_lines(runs: list[Run]) -> list[str]:
@@ -222,7 +223,9 @@ def _markdown(
         parts.append("## Hyperparameter effects\n")
         parts.append((effects_note + "\n") if effects_note else "")
         if effects:
-            parts.append("![Best validation accuracy against each searched setting](effects.png)\n")
+            parts.append(
+                f"![Best validation accuracy against each searched setting]({EFFECTS_PNG})\n"
+            )
     parts.append("## Curves\n")
     parts += [f"![{name.replace('_', ' ')}]({name}.png)\n" for name in figures]
     for heading, note, table in details:

@@ -19,7 +19,8 @@ import pytest
 from results.live import live_state
 from results.live_server import StateCache, make_server
 from tune.config import Config, write_config_json
-from tune.sweep.records import LiveProgress, progress_bar
+from tune.progress import sweep_line
+from tune.sweep.records import LiveProgress
 
 T0 = 1_800_000_000.0
 
@@ -189,12 +190,12 @@ def test_monitor_refuses_a_folder_that_is_no_run_and_a_busy_port(tmp_path):
 
 
 def test_progress_bar_follows_what_ends_the_sweep_first():
-    trials_first = progress_bar({"completed": 6, "running": 2}, 300, 24, 3600, (0.881, "lstm", "x"))
+    trials_first = sweep_line({"completed": 6, "running": 2}, 300, 24, 3600, (0.881, "lstm", "x"))
     assert trials_first.startswith("[######" + "." * 18 + "] 6/24 trials  running 2")
     assert "best 88.10% (lstm)" in trials_first and "ETA 15m00s" in trials_first
-    budget_first = progress_bar({"stopped_early": 1, "running": 2}, 900, 100, 1200, None)
+    budget_first = sweep_line({"stopped_early": 1, "running": 2}, 900, 100, 1200, None)
     assert budget_first.startswith("[" + "#" * 18 + "." * 6 + "]") and "ETA 5m00s" in budget_first
-    assert "ETA" not in progress_bar({"completed": 24}, 500, 24, None, None)
+    assert "ETA" not in sweep_line({"completed": 24}, 500, 24, None, None)
 
 
 class Terminal(io.StringIO):

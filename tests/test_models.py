@@ -13,7 +13,6 @@ from models import MODEL_FAMILIES
 from models.classifier import CLASSES, build_model
 from tune.config import TrainConfig
 from tune.train.loop import (
-    EVAL_BATCH_SIZE,
     clip_gradients,
     evaluate,
     make_optimizer,
@@ -169,7 +168,7 @@ def fit(model, train, test, epochs, lr=5e-3):
     for epoch in range(epochs):
         batches.set_epoch(epoch)
         train_one_epoch(model, batches, optimizer, torch.device("cpu"), grad_clip=5.0)
-    return evaluate(model, PaddedBatches(test, EVAL_BATCH_SIZE), torch.device("cpu")).acc
+    return evaluate(model, test, torch.device("cpu")).acc
 
 
 @pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))

@@ -7,8 +7,9 @@ import pickle
 
 import pytest
 
+from results.run_files import STATE_BACKUP_DIR
 from tune.config import ConfigError
-from tune.sweep.ray_state import BACKUP_DIR, back_up_state, intact, repair_state
+from tune.sweep.ray_state import back_up_state, intact, repair_state
 
 
 class Payload:
@@ -40,7 +41,7 @@ def test_a_damaged_file_brings_back_the_newest_whole_set(tmp_path):
     newest = files(run)
     back_up_state(run)
     back_up_state(run)  # three sets taken, the oldest dropped
-    assert sorted(p.name for p in (run / BACKUP_DIR).iterdir()) == ["00000002", "00000003"]
+    assert sorted(p.name for p in (run / STATE_BACKUP_DIR).iterdir()) == ["00000002", "00000003"]
     (run / "experiment_state-1.json").write_text('{"trial_data": [')  # cut short
     (run / "search_gen_state-1.json").write_bytes(pickle.dumps({"counter": 9}))  # newer, whole
     assert repair_state(run) == ["experiment_state-1.json"]
@@ -50,7 +51,7 @@ def test_a_damaged_file_brings_back_the_newest_whole_set(tmp_path):
 def test_a_set_with_a_damaged_file_is_not_backed_up(tmp_path):
     run = state_dir(tmp_path)
     (run / "searcher-state-1.pkl").write_bytes(pickle.dumps([1, 2])[:-1])
-    assert back_up_state(run) is None and not (run / BACKUP_DIR).exists()
+    assert back_up_state(run) is None and not (run / STATE_BACKUP_DIR).exists()
 
 
 def test_no_backup_is_a_clear_error(tmp_path):
@@ -67,5 +68,5 @@ def test_checks_never_run_a_pickle(tmp_path):
     assert intact(run / "searcher-state-1.pkl")
     back_up_state(run)
     assert repair_state(run) == []
-    assert (run / BACKUP_DIR / "00000001" / "searcher-state-1.pkl").is_file()
+    assert (run / STATE_BACKUP_DIR / "00000001" / "searcher-state-1.pkl").is_file()
     assert not marker.exists()

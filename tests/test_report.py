@@ -16,6 +16,7 @@ from browser import chromium_page, needs_chromium
 
 from data.prepare import prepare_data
 from results.load import load_run
+from results.run_files import final_model
 from results.tables import family_comparison, leaderboard
 from tune.config import read_config_json
 from tune.outcome.baseline import fit_baseline, paired_with_final
@@ -252,10 +253,7 @@ def test_paired_test_against_the_baseline_is_rescored_row_by_row(run_dir):
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = read_config_json(run_dir / "config.json")
     data = prepare_data(cfg.data)
-    # The headline's final model (k = 1: the best trial), as the sweep paired it.
-    ensemble = summary["ensemble"] or {"k": 1}
-    members = ensemble["members"] if ensemble["k"] > 1 else [summary["best"]]
-    models = [load_checkpoint(m["checkpoint"]).model for m in members]
+    models = [load_checkpoint(c).model for c in final_model(summary).checkpoints]
     baseline = fit_baseline(data, cfg.train.seed)
     expected = paired_with_final(baseline.pop("test_correct"), correct_rows(models, data.test))
     assert summary["baselines"]["tfidf_linear_svm"]["vs_final"] == expected

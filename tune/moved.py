@@ -19,7 +19,6 @@ MOVED = {
     "tune.train_run": "tune.train.run",
     "tune.checkpoint": "tune.train.checkpoint",
     "tune.device": "tune.train.device",
-    "tune.progress": "tune.train.progress",
     "tune.trial": "tune.sweep.trial",
     "tune.trial_monitor": "tune.sweep.trial_monitor",
     "tune.optuna_search": "tune.sweep.optuna_search",

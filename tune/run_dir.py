@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from data.files import LockBusy, atomic_write_text, file_lock
-from results.load import CONFIG_FILE, DRIVER_FILE, RECORDS_FILE
+from results.run_files import CONFIG_FILE, DRIVER_FILE, LOCK_FILE, RECORDS_FILE, TUNER_FILE
 from tune.config import Config, ConfigError, read_config_json, write_config_json
-
-LOCK_FILE = ".sweep.lock"
 
 
 def is_uri(storage: str | None) -> bool:
@@ -56,7 +54,7 @@ def sweep_started(run_dir: Path) -> bool:
     """A sweep already ran in `run_dir` (trial records or Ray Tune's state are there): a new run
     there is refused, `--resume-existing` continues it. A directory holding only config.json
     belongs to a run that stopped before Ray started, and may start again."""
-    return (run_dir / RECORDS_FILE).exists() or (run_dir / "tuner.pkl").exists()
+    return (run_dir / RECORDS_FILE).exists() or (run_dir / TUNER_FILE).exists()
 
 
 def start_run_dir(cfg: Config, run_dir: Path) -> None:
@@ -76,7 +74,7 @@ def load_run_config(run_dir: Path) -> Config:
             "the sweep printed"
         )
     cfg = read_config_json(run_dir / CONFIG_FILE)
-    if not is_uri(cfg.sweep.storage) and not (run_dir / "tuner.pkl").is_file():
+    if not is_uri(cfg.sweep.storage) and not (run_dir / TUNER_FILE).is_file():
         raise ConfigError(
             f"{run_dir} has no Ray Tune state to resume (tuner.pkl); start a new sweep instead"
         )

@@ -27,31 +27,19 @@ def add_parser(subparsers) -> None:
 
 def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], list[list[float]]]:
     """-> (class names, probabilities (len(texts), num_classes)), with the checkpoint's vocab."""
-    import numpy as np
-    import torch
-
-    from data.batches import gather_batch
-    from data.encode import encode
-    from data.tokenizer import basic_english, ngrams_iterator
+    from data.encode import encode_texts
     from tune.train.checkpoint import load_checkpoint
+    from tune.train.inference import probabilities
 
     loaded = load_checkpoint(checkpoint)
-    n = loaded.config.data.ngrams
-    split = encode(
-        [basic_english(t) for t in texts],
-        [0] * len(texts),
-        loaded.vocab,
-        lambda tokens: list(ngrams_iterator(tokens, n)),
-    )
-    tokens, lengths, _ = gather_batch(split, np.arange(len(split)))
-    with torch.no_grad():
-        probs = torch.softmax(loaded.model(tokens, lengths), dim=1)
-    return loaded.class_names, probs.tolist()
+    split = encode_texts(texts, [0] * len(texts), loaded.vocab, loaded.config.data.ngrams)
+    return loaded.class_names, probabilities(loaded.model, split).tolist()
 
 
 def final_checkpoints(run_dir: Path) -> list[str]:
-    """A finished sweep's final model: its ensemble's members, else its best checkpoint."""
-    from results.load import SUMMARY_FILE, ReportError, check_summary
+    """A finished sweep's final model's checkpoints (results/run_files.final_model)."""
+    from results.load import ReportError, check_summary
+    from results.run_files import SUMMARY_FILE, final_model
 
     path = run_dir / SUMMARY_FILE
     try:
@@ -59,11 +47,9 @@ def final_checkpoints(run_dir: Path) -> list[str]:
         check_summary(path, summary)
     except (OSError, UnicodeDecodeError, ValueError, ReportError) as exc:
         raise ConfigError(f"{path}: unreadable ({exc}); restore it or pass a checkpoint") from None
-    ensemble = summary.get("ensemble")
-    if ensemble:
-        return [m["checkpoint"] for m in ensemble["members"]]
-    if summary.get("best"):
-        return [summary["best"]["checkpoint"]]
+    final = final_model(summary)
+    if final:
+        return final.checkpoints
     raise ConfigError(f"{run_dir} has no finished model to predict with; pass a checkpoint")
 
 
@@ -71,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if any(not t.strip() for t in args.texts):
         raise ConfigError("an empty text cannot be classified; pass non-empty texts")
     target = Path(args.checkpoint).expanduser()
-    if (target / "summary.json").is_file():
+    from results.run_files import SUMMARY_FILE
+
+    if (target / SUMMARY_FILE).is_file():
         import numpy as np
 
         found = [predict_texts(c, args.texts) for c in final_checkpoints(target)]

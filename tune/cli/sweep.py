@@ -79,7 +79,7 @@ def sweep_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    from results.load import SUMMARY_FILE
+    from results.run_files import SUMMARY_FILE
     from tune.run_dir import claim_run_dir, start_run_dir, sweep_started
 
     cfg, run_dir, resume = _run_to_do(args)
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _finish(args: argparse.Namespace, run_dir: Path, s: dict) -> int:
     """Print the summary's counts and each family's best, then write the report."""
-    from results.load import SUMMARY_FILE
+    from results.run_files import SUMMARY_FILE
 
     print(
         f"trials {s['trials']}: completed {s['completed']}, stopped early {s['stopped_early']},"

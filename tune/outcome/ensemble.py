@@ -17,13 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from data.batches import PaddedBatches, gather_batch
 from data.encode import EncodedSplit
 from data.prepare import PreparedData
+from results.run_files import ENSEMBLE_DIR
 from tune.train.checkpoint import export_checkpoint, load_checkpoint
-from tune.train.loop import EVAL_BATCH_SIZE
-
-ENSEMBLE_DIR = "ensemble"
+from tune.train.inference import probabilities
 
 
 @dataclass(frozen=True)
@@ -32,29 +30,6 @@ class Candidate:
     family: str
     val_acc: float
     checkpoint: Path  # a directory holding model.pt (Ray's trial checkpoint or an exported one)
-
-
-def probabilities(model: torch.nn.Module, split: EncodedSplit) -> np.ndarray:
-    """Softmax over classes for every row of `split`, in its order: (len(split), num_classes).
-
-    Rows run in length-sorted batches (as evaluation's do), then go back to the split's order:
-    consecutive rows padded to the longest of each batch took 3.4 times as long on the test split
-    (benchmarks/inference_order.py).
-    """
-    model.eval()
-    batches = PaddedBatches(split, EVAL_BATCH_SIZE).batch_indices()
-    if not batches:
-        return np.zeros((0, 0), dtype=np.float32)
-    with torch.no_grad():
-        sorted_probs = np.concatenate(
-            [
-                torch.softmax(model(*gather_batch(split, rows)[:2]).float(), dim=1).numpy()
-                for rows in batches
-            ]
-        )
-    probs = np.empty_like(sorted_probs)
-    probs[np.concatenate(batches)] = sorted_probs
-    return probs
 
 
 def correct_rows(models: list[torch.nn.Module], split: EncodedSplit) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""summary.json: the stable contract other tools read (counts, best overall, best per family)."""
+"""summary.json: what a sweep found (counts, best overall, best per family, ensemble, baselines);
+its keys are the contract in results/run_files.py."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from data.files import atomic_write_text
-from results.load import SUMMARY_FILE
-
-BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", "test_acc")
+from results.run_files import BEST_KEYS, SUMMARY_FILE, SUMMARY_KEYS
 
 
 def write_summary(
@@ -48,5 +47,6 @@ def write_summary(
         "optuna_study": optuna_study,
         "wall_s": wall_s,
     }
+    assert tuple(summary) == SUMMARY_KEYS, "summary.json's keys are results/run_files.SUMMARY_KEYS"
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return summary

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 import ray
 import torch
@@ -24,9 +23,9 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.trainable import wrap_function
 
-from data.batches import PaddedBatches
 from data.prepare import PreparedData
 from results.load import trial_status
+from results.run_files import BEST_DIR, STUDY_FILE, VOCAB_FILE, ensemble_is_final
 from tune.config import Config, ConfigError
 from tune.outcome.baseline import fit_baseline, paired_with_final
 from tune.outcome.ensemble import Candidate, build_ensemble
@@ -46,8 +45,8 @@ from tune.sweep.records import LiveProgress, TrialRecorder, ended_trials, unfini
 from tune.sweep.search_space import family_first_points, largest_train, tune_space
 from tune.sweep.trial import run_trial
 from tune.sweep.trial_monitor import named_trial_actor
-from tune.train.checkpoint import VOCAB_FILE, export_checkpoint, load_checkpoint
-from tune.train.loop import EVAL_BATCH_SIZE, evaluate
+from tune.train.checkpoint import export_checkpoint, load_checkpoint
+from tune.train.loop import evaluate
 from tune.train.prepare import prepare_run
 
 UNCAPPED_PLAN = 40  # trials a budget-bound sweep plans for when sizing TPE's start-up
@@ -80,7 +79,7 @@ class TrialNamer:
 
 
 def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
-    return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / 'optuna.db'}"
+    return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / STUDY_FILE}"
 
 
 def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
@@ -237,10 +236,10 @@ def _pair_with_final(
     best_by_family: dict[str, dict[str, Any]],
 ) -> None:
     """Move the per-row test results out of the records and add the paired test of the final
-    model (the ensemble when k > 1, else the best trial: the report's choice) to the baseline's."""
+    model (results/run_files.ensemble_is_final: the report's choice) to the baseline's."""
     ensemble_correct = ensemble.pop("test_correct") if ensemble else None
     baseline_correct = baseline.pop("test_correct")
-    if ensemble and ensemble["k"] > 1:
+    if ensemble_is_final(ensemble):
         final_correct = ensemble_correct
     elif best_by_family:
         final_correct = max(best_by_family.values(), key=lambda r: r["val_acc"])["test_correct"]
@@ -409,17 +408,15 @@ def _score_best(
                 best[row["family"]] = row
     scored = {}
     for family, row in sorted(best.items()):
-        target = run_dir / "best" / family
+        target = run_dir / BEST_DIR / family
         shutil.rmtree(target, ignore_errors=True)
         with row["checkpoint"].as_directory() as source:
             path = export_checkpoint(Path(source), target, data.vocab)
         if not keep_source:
             doomed.append(row["checkpoint"])
         loaded = load_checkpoint(path)
-        batches = PaddedBatches(data.test, EVAL_BATCH_SIZE)
-        test = evaluate(loaded.model, batches, torch.device("cpu"))
-        correct = np.empty(len(data.test), dtype=bool)
-        correct[np.concatenate(batches.batch_indices())] = test.preds == test.labels
+        test = evaluate(loaded.model, data.test, torch.device("cpu"))
+        correct = test.preds == test.labels
         scored[family] = {
             **row,
             "checkpoint": str(path),

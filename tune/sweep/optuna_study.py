@@ -11,7 +11,7 @@ import numpy as np
 import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
-STUDY_FILE = "optuna.db"
+from results.run_files import STUDY_FILE
 
 
 def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:

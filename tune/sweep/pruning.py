@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ray.tune import Callback, Checkpoint
 
-from tune.train.checkpoint import OPTIMIZER_FILE
+from results.run_files import OPTIMIZER_FILE
 
 
 def delete_checkpoint(checkpoint: Checkpoint, name: str | None = None) -> None:

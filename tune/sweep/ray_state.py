@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
+from results.run_files import STATE_BACKUP_DIR
 from tune.config import ConfigError
 
 STATE_PATTERNS = (
@@ -27,7 +28,6 @@ STATE_PATTERNS = (
     "searcher-state-*.pkl",
     "basic-variant-state-*.json",
 )
-BACKUP_DIR = ".state-backup"
 COMPLETE = "COMPLETE"
 
 
@@ -58,7 +58,7 @@ def back_up_state(run_dir: Path, keep: int = 2) -> Path | None:
     files = state_files(run_dir)
     if not files or not all(intact(p) for p in files):
         return None
-    root = run_dir / BACKUP_DIR
+    root = run_dir / STATE_BACKUP_DIR
     numbers = [int(p.name) for p in root.glob("*") if p.name.isdigit()]
     target = root / f"{max(numbers, default=0) + 1:08d}"
     target.mkdir(parents=True)
@@ -71,7 +71,7 @@ def back_up_state(run_dir: Path, keep: int = 2) -> Path | None:
 
 
 def complete_backups(run_dir: Path) -> list[Path]:
-    root = run_dir / BACKUP_DIR
+    root = run_dir / STATE_BACKUP_DIR
     found = [p for p in root.glob("*") if p.name.isdigit() and (p / COMPLETE).is_file()]
     return sorted(found, key=lambda p: int(p.name))
 

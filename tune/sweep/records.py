@@ -16,7 +16,9 @@ from typing import Any
 
 from ray.tune import Callback
 
-from results.load import RECORDS_FILE, read_records, trial_status
+from results.load import read_records, trial_status
+from results.run_files import RECORDS_FILE
+from tune.progress import STATUSES, clock, sweep_line
 
 
 def _plain(value: Any) -> Any:
@@ -94,9 +96,9 @@ class TrialRecorder(Callback):
 
 
 class LiveProgress(Callback):
-    """The sweep in the terminal: one progress bar (trials or time budget, best so far, ETA)
-    redrawn in place on a TTY; one plain line when something changes (at most every few seconds)
-    in logs and CI. Either replaces Ray's trial table."""
+    """The sweep in the terminal: one progress bar (trials or time budget, best so far, ETA;
+    tune/progress.py draws it) redrawn in place on a TTY; one plain line when something changes
+    (at most every few seconds) in logs and CI. Either replaces Ray's trial table."""
 
     def __init__(
         self,
@@ -149,7 +151,7 @@ class LiveProgress(Callback):
             counts[status] = counts.get(status, 0) + 1
         elapsed = now - self.started
         if self.tty:
-            line = progress_bar(counts, elapsed, self.num_samples, self.time_budget_s, self.best)
+            line = sweep_line(counts, elapsed, self.num_samples, self.time_budget_s, self.best)
             width = shutil.get_terminal_size((120, 20)).columns - 1
             out.write("\r" + line[:width] + "\x1b[K")
             out.flush()
@@ -162,46 +164,5 @@ class LiveProgress(Callback):
         if self.best:
             line += f"  | best val_acc {self.best[0]:.2%} ({self.best[1]}, {self.best[2]})"
         if line != self.last_line:
-            print(f"[{_clock(elapsed)}] {line}", flush=True, file=out)
+            print(f"[{clock(elapsed)}] {line}", flush=True, file=out)
             self.last_line, self.last_print = line, now
-
-
-STATUSES = ("running", "pending", "completed", "stopped_early", "errored")
-
-
-def progress_bar(
-    counts: dict[str, int],
-    elapsed: float,
-    num_samples: int | None,
-    time_budget_s: float | None,
-    best: tuple[float, str, str] | None,
-    width: int = 24,
-) -> str:
-    """`[#####.....] 7/24 trials  running 2  best 88.10% (lstm)  3m10s  ETA 6m40s`.
-
-    The bar follows whichever ends the sweep first, the trial count or the time budget; the ETA
-    extrapolates the finished trials' pace and is capped by the budget.
-    """
-    done = sum(counts.get(k, 0) for k in ("completed", "stopped_early", "errored"))
-    fractions, etas = [], []
-    if num_samples:
-        fractions.append(done / num_samples)
-        if done:
-            etas.append(elapsed * (num_samples - done) / done)
-    if time_budget_s:
-        fractions.append(elapsed / time_budget_s)
-        etas.append(max(0.0, time_budget_s - elapsed))
-    filled = int(width * min(1.0, max(fractions, default=0.0)))
-    line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{num_samples or '?'} trials"
-    line += f"  running {counts.get('running', 0)}"
-    if best:
-        line += f"  best {best[0]:.2%} ({best[1]})"
-    line += f"  {_clock(elapsed).strip()}"
-    if counts.get("running", 0) or counts.get("pending", 0):
-        line += f"  ETA {_clock(min(etas)).strip()}" if etas else "  ETA ?"
-    return line
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes:3d}m{secs:02d}s"

@@ -86,13 +86,7 @@ def run_trial(
                 report.epoch, report.val.acc, report.train.loss, report.train.samples_per_s
             )
             metrics = {
-                "epoch": report.epoch,
-                "train_loss": report.train.loss,
-                "train_acc": report.train.acc,
-                "val_loss": report.val.loss,
-                "val_acc": report.val.acc,
-                "train_samples_per_s": report.train.samples_per_s,
-                "epoch_s": report.train.seconds,
+                **report.record(),
                 "startup_s": first_step[0] if first_step else None,
                 "resumed_from_epoch": start_epoch,
                 "error": None,

@@ -23,14 +23,11 @@ from torch import nn
 from data.files import atomic_write_bytes
 from data.vocab import Vocab
 from models.classifier import RecurrentClassifier
-from results.load import CONFIG_FILE
+from results.run_files import CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, VOCAB_FILE
 from tune.config import Config, ConfigError
 from tune.train.loop import model_for
 
 FORMAT = 2
-MODEL_FILE = "model.pt"
-OPTIMIZER_FILE = "optimizer.pt"
-VOCAB_FILE = "vocab.json"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from data.vectors import WordVectors, read_vectors
 from data.vocab import UNK_ID, Vocab
 from models.classifier import RecurrentClassifier, build_model
 from tune.config import Config, TrainConfig
+from tune.train.inference import autocast, logits
 
 
 class NonFiniteLossError(RuntimeError):
@@ -50,6 +51,19 @@ class EpochReport:
     train: EpochStats
     val: Evaluation
 
+    def record(self) -> dict[str, float | int]:
+        """The per-epoch record, the same for `rnn-tune train`'s history and a trial's report
+        to Ray (trials.jsonl): the column names the report reads."""
+        return {
+            "epoch": self.epoch,
+            "train_loss": self.train.loss,
+            "train_acc": self.train.acc,
+            "val_loss": self.val.loss,
+            "val_acc": self.val.acc,
+            "train_samples_per_s": self.train.samples_per_s,
+            "epoch_s": self.train.seconds,
+        }
+
 
 def set_seed(seed: int) -> None:
     random.seed(seed)
@@ -57,7 +71,6 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-EVAL_BATCH_SIZE = 512
 # SparseAdam's betas for the embedding. Dense Adam's momentum keeps moving a rare word's row for
 # ~10 steps after its one gradient, about 10x one step in all; SparseAdam touches a row only in
 # batches that hold it, so with momentum rare words learn ~10x slower (measured: 2 to 9 points
@@ -201,11 +214,6 @@ def clip_gradients(parameters: list[nn.Parameter], max_norm: float) -> torch.Ten
     return total
 
 
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast when asked for (CUDA mainly); fp32 runs without it."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
 def train_one_epoch(
     model: nn.Module,
     batches: PaddedBatches,
@@ -261,26 +269,19 @@ def train_one_epoch(
     return EpochStats(mean_loss, correct.item() / max(seen, 1), seen, time.perf_counter() - start)
 
 
-@torch.inference_mode()
 def evaluate(
-    model: nn.Module, batches: PaddedBatches, device: torch.device, precision: str = "fp32"
+    model: nn.Module, split: EncodedSplit, device: torch.device, precision: str = "fp32"
 ) -> Evaluation:
-    """Loss, accuracy, labels and predictions over `batches` (use EVAL_BATCH_SIZE: no gradients)."""
-    model.eval()
-    total_loss = torch.zeros((), device=device)
-    all_labels, all_preds = [], []
-    for tokens, lengths, labels in batches:
-        with autocast(device, precision):
-            logits = model(tokens.to(device), lengths).float()
-        total_loss += nn.functional.cross_entropy(logits, labels.to(device), reduction="sum")
-        all_labels.append(labels)
-        all_preds.append(logits.argmax(1))
-    labels_np = torch.cat(all_labels).numpy() if all_labels else np.zeros(0, dtype=np.int64)
-    preds_np = torch.cat(all_preds).cpu().numpy() if all_preds else np.zeros(0, dtype=np.int64)
-    n = max(len(labels_np), 1)
-    loss = total_loss.item() / n
-    acc = float((labels_np == preds_np).sum() / n)
-    return Evaluation(loss if math.isfinite(loss) else float("inf"), acc, labels_np, preds_np)
+    """Loss, accuracy, labels and predictions over `split`, rows in its order (by the one
+    inference path, tune/train/inference.py)."""
+    labels = np.asarray(split.labels, dtype=np.int64)
+    if not len(labels):
+        return Evaluation(0.0, 0.0, labels, labels.copy())
+    scores = logits(model, split, device, precision)
+    loss = nn.functional.cross_entropy(scores, torch.from_numpy(labels)).item()
+    preds = scores.argmax(1).numpy()
+    acc = float((labels == preds).mean())
+    return Evaluation(loss if math.isfinite(loss) else float("inf"), acc, labels, preds)
 
 
 def train_epochs(
@@ -298,7 +299,6 @@ def train_epochs(
     The caller decides what an epoch's end means: printing, checkpointing, reporting to Ray.
     """
     train_batches = PaddedBatches(train, cfg.batch_size, shuffle=True, seed=cfg.seed)
-    val_batches = PaddedBatches(val, EVAL_BATCH_SIZE)
     steps, peak = len(train_batches), cfg.effective_lr
     total, schedule = cfg.epochs * steps, (cfg.lr_schedule, cfg.warmup)
     for epoch in range(start_epoch, cfg.epochs):
@@ -317,4 +317,4 @@ def train_epochs(
             cfg.precision,
             None if schedule == ("constant", 0.0) else lr_at,
         )
-        yield EpochReport(epoch + 1, stats, evaluate(model, val_batches, device, cfg.precision))
+        yield EpochReport(epoch + 1, stats, evaluate(model, val, device, cfg.precision))

@@ -12,14 +12,14 @@ from typing import Any
 
 import torch
 
-from data.batches import PaddedBatches
 from data.files import atomic_write_text
 from models.classifier import count_parameters
+from results.run_files import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 from tune.config import Config, write_config_json
+from tune.progress import ProgressBar
 from tune.train.checkpoint import save_checkpoint
 from tune.train.device import describe, resolve_device
 from tune.train.loop import (
-    EVAL_BATCH_SIZE,
     evaluate,
     make_optimizer,
     model_for,
@@ -27,7 +27,6 @@ from tune.train.loop import (
     train_epochs,
 )
 from tune.train.prepare import prepare_run
-from tune.train.progress import ProgressBar
 
 
 def train_run(cfg: Config, out: Path) -> dict[str, Any]:
@@ -44,7 +43,7 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
         f"model: {cfg.train.model} ({count_parameters(model):,} parameters) on {describe(device)}"
     )
     out.mkdir(parents=True, exist_ok=True)
-    write_config_json(cfg, out / "config.json")
+    write_config_json(cfg, out / CONFIG_FILE)
 
     best_acc, best_state, best_epoch, history = -1.0, None, 0, []
     bar = ProgressBar("train")
@@ -52,17 +51,7 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
     for report in epochs:
         bar.close()
         t, v = report.train, report.val
-        history.append(
-            {
-                "epoch": report.epoch,
-                "train_loss": t.loss,
-                "train_acc": t.acc,
-                "val_loss": v.loss,
-                "val_acc": v.acc,
-                "train_samples_per_s": t.samples_per_s,
-                "epoch_s": t.seconds,
-            }
-        )
+        history.append(report.record())
         print(
             f"epoch {report.epoch}/{cfg.train.epochs}  loss {t.loss:.4f}  acc {t.acc:.2%}  "
             f"val_loss {v.loss:.4f}  "
@@ -78,7 +67,7 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
         bar = ProgressBar("train")
 
     model.load_state_dict(best_state)
-    test = evaluate(model, PaddedBatches(data.test, EVAL_BATCH_SIZE), device, cfg.train.precision)
+    test = evaluate(model, data.test, device, cfg.train.precision)
     samples_per_s = sum(h["train_samples_per_s"] for h in history) / len(history)
     metrics = {
         "val_acc": best_acc,
@@ -96,9 +85,9 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
         out, model, cfg, data.class_names, best_epoch, metrics, vocab=data.vocab
     )
     metrics["checkpoint"] = str(checkpoint)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2))
     print(
         f"best val_acc {best_acc:.2%} (epoch {best_epoch}), test_acc {test.acc:.2%}; checkpoint "
-        f"{out / 'model.pt'}"
+        f"{out / MODEL_FILE}"
     )
     return metrics

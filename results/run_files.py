@@ -1,0 +1,93 @@
+"""The run directory's contract: every file's name, summary.json's keys, and which model is final.
+
+The writer (`tune/`), the reader (`results/load.py`), `rnn-tune predict`, the live page and the
+benchmarks all import it from here. It lives in `results/` because that is the lowest folder both
+sides may import (`tune/` imports `results/`, never the other way), and it imports nothing.
+
+A sweep's run directory:
+
+    config.json          what was asked (tune/config.py's Config)
+    driver.json          the running driver: host, pid, start time, dashboard, metrics port
+    trials.jsonl         one record per trial start, epoch and end (tune/sweep/records.py)
+    optuna.db            the Optuna study (SQLite by default)
+    vocab.json           the vocabulary, once per run
+    tuner.pkl, experiment_state-*.json, searcher-state-*.pkl   Ray's state for --resume
+    SWEEP_TRIALID/checkpoint_*/model.pt (+ optimizer.pt while the trial can resume)
+    best/FAMILY/model.pt          each family's best trial, standalone (vocab inside)
+    ensemble/TRIALID/model.pt     the ensemble's members, standalone
+    summary.json         what was found (SUMMARY_KEYS)
+    report.md, report.html, trials.csv, *.png   the report (rnn-tune report)
+
+`rnn-tune train --output DIR` writes config.json, model.pt and metrics.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CONFIG_FILE = "config.json"
+DRIVER_FILE = "driver.json"
+RECORDS_FILE = "trials.jsonl"
+SUMMARY_FILE = "summary.json"
+STUDY_FILE = "optuna.db"
+VOCAB_FILE = "vocab.json"
+TUNER_FILE = "tuner.pkl"  # Ray's; its presence means Ray has started the sweep here
+LOCK_FILE = ".sweep.lock"
+STATE_BACKUP_DIR = ".state-backup"  # tune/sweep/ray_state.py's copies of Ray's state files
+MODEL_FILE = "model.pt"
+OPTIMIZER_FILE = "optimizer.pt"
+METRICS_FILE = "metrics.json"  # rnn-tune train's scores
+BEST_DIR = "best"
+ENSEMBLE_DIR = "ensemble"
+TRIALS_CSV, REPORT_MD, REPORT_HTML = "trials.csv", "report.md", "report.html"
+EFFECTS_PNG = "effects.png"
+
+# summary.json, written once by tune/outcome/summary.py.
+SUMMARY_KEYS = (
+    "trials",  # trials the sweep ran
+    "completed",
+    "stopped_early",
+    "errored",
+    "best",  # the best single trial by validation accuracy (BEST_KEYS), or null
+    "by_family",  # family -> its best trial (BEST_KEYS)
+    "test_confusion",  # family -> {class_names, matrix}
+    "baselines",  # name -> {val_acc, test_acc, n_test, vs_final, ...}
+    "ensemble",  # {k, members, val_acc, test_acc, n_test, val_acc_by_k}, or null
+    "errors",  # trial_id -> its error line
+    "optuna_storage",
+    "optuna_study",
+    "wall_s",
+)
+BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", "test_acc")
+
+
+@dataclass(frozen=True)
+class FinalModel:
+    """The model a run recommends: its members (one for a single trial) and its scores."""
+
+    kind: str  # "ensemble" or "trial"
+    members: list[dict[str, Any]]  # each with trial_id, family, checkpoint
+    val_acc: float
+    test_acc: float
+
+    @property
+    def checkpoints(self) -> list[str]:
+        return [m["checkpoint"] for m in self.members]
+
+
+def ensemble_is_final(ensemble: dict[str, Any] | None) -> bool:
+    """The rule: the ensemble is final when validation chose more than one member (k > 1);
+    otherwise the best single trial is."""
+    return bool(ensemble) and ensemble["k"] > 1
+
+
+def final_model(summary: dict[str, Any] | None) -> FinalModel | None:
+    """summary.json's final model by `ensemble_is_final`; None before any trial finished."""
+    if not summary or not summary.get("best"):
+        return None
+    ensemble, best = summary.get("ensemble"), summary["best"]
+    if ensemble_is_final(ensemble):
+        members, val_acc, test_acc = ensemble["members"], ensemble["val_acc"], ensemble["test_acc"]
+        return FinalModel("ensemble", members, val_acc, test_acc)
+    return FinalModel("trial", [best], best["val_acc"], best["test_acc"])

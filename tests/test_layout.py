@@ -1,0 +1,107 @@
+"""The folders are the boundaries: what a file may import follows from where it lives
+(tune/__init__.py, README "Layout"). Imports inside functions count too."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RAY_FOLDER = "tune/sweep"
+# folder -> project packages it must not import (its own layer and below are allowed).
+FORBIDDEN = {
+    "data": ("models", "tune", "results"),
+    "models": ("data", "tune", "results"),
+    "results": ("tune", "models"),
+    "tune/train": ("tune.sweep", "tune.outcome", "tune.cli"),
+    "tune/outcome": ("tune.sweep", "tune.cli"),
+    "tune/sweep": ("tune.cli",),
+}
+
+
+def imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def product_files() -> list[Path]:
+    return [
+        p for folder in ("data", "models", "results", "tune") for p in (REPO / folder).rglob("*.py")
+    ]
+
+
+def test_only_the_ray_folder_imports_ray_or_optuna():
+    offenders = [
+        f"{p.relative_to(REPO)} imports {name}"
+        for p in product_files()
+        if not p.relative_to(REPO).as_posix().startswith(RAY_FOLDER + "/")
+        for name in imports(p)
+        if name.split(".")[0] in ("ray", "optuna")
+    ]
+    assert offenders == []
+    assert any(
+        name.split(".")[0] == "ray" for p in (REPO / RAY_FOLDER).glob("*.py") for name in imports(p)
+    ), "the check would pass on any tree: the Ray folder itself imports ray"
+
+
+@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
+def test_no_import_runs_back_up(folder):
+    offenders = [
+        f"{p.relative_to(REPO)} imports {name}"
+        for p in (REPO / folder).rglob("*.py")
+        for name in imports(p)
+        for banned in FORBIDDEN[folder]
+        if name == banned or name.startswith(banned + ".")
+    ]
+    assert offenders == []
+
+
+def test_rnn_tune_train_never_loads_ray_or_optuna(tmp_path):
+    script = (
+        "import json, sys\n"
+        "from tune.cli.main import main\n"
+        f"rc = main(['train', '--dataset', 'synthetic', '--synthetic-samples', '400', "
+        f"'--epochs', '1', '--embed-dim', '8', '--hidden-dim', '8', '--output', "
+        f"{str(tmp_path / 'run')!r}])\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'optuna'})\n"
+        "print(json.dumps({'rc': rc, 'loaded': loaded}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"rc": 0, "loaded": []}
+    assert (tmp_path / "run" / "model.pt").is_file()
+
+
+def test_old_module_paths_resolve_to_the_moved_modules():
+    """Pickles in run directories written before the layout name classes by the old paths."""
+    script = (
+        "import importlib, json\n"
+        "from tune.moved import MOVED, MOVED_FROM_SWEEP\n"
+        "same = {old: importlib.import_module(old) is importlib.import_module(new)\n"
+        "        for old, new in MOVED.items()}\n"
+        "import tune.sweep\n"
+        "names = {n: getattr(tune.sweep, n).__module__ for n in MOVED_FROM_SWEEP}\n"
+        "print(json.dumps({'same': same, 'names': names}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["same"] and all(result["same"].values())
+    assert set(result["names"].values()) == {"tune.sweep.driver"}
+    for old in result["same"]:
+        assert not (REPO / (old.replace(".", "/") + ".py")).exists(), f"{old} is not moved"

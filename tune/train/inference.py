@@ -1,0 +1,63 @@
+"""The one inference path: a model and an encoded split -> class scores, in the split's row order.
+
+Evaluation after each epoch, the test score of each family's best, the ensemble's choice and its
+test score, the paired test and `rnn-tune predict` all call it. Rows run in batches sorted by
+length over the whole split, then go back to the split's order: consecutive rows padded to the
+longest of each batch took 3.4 times as long on the test split (benchmarks/inference_order.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from data.batches import gather_batch
+from data.encode import EncodedSplit
+
+INFERENCE_BATCH_SIZE = 512
+
+
+def length_sorted_batches(split: EncodedSplit, batch_size: int) -> list[np.ndarray]:
+    """Row indices in batches of `batch_size`, shortest rows first (stable: ties keep order)."""
+    order = np.argsort(split.lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast when asked for (CUDA mainly); fp32 runs without it."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+@torch.inference_mode()
+def logits(
+    model: nn.Module,
+    split: EncodedSplit,
+    device: torch.device | None = None,
+    precision: str = "fp32",
+    batch_size: int = INFERENCE_BATCH_SIZE,
+) -> torch.Tensor:
+    """float32 logits (len(split), num_classes) on the CPU, row i for the split's row i."""
+    device = device or torch.device("cpu")
+    model.eval()
+    batches = length_sorted_batches(split, batch_size)
+    out: torch.Tensor | None = None
+    for rows in batches:
+        tokens, lengths, _ = gather_batch(split, rows)
+        with autocast(device, precision):
+            scores = model(tokens.to(device), lengths).float().cpu()
+        if out is None:
+            out = torch.empty((len(split), scores.shape[1]), dtype=torch.float32)
+        out[torch.from_numpy(rows)] = scores
+    return out if out is not None else torch.zeros((0, 0), dtype=torch.float32)
+
+
+def probabilities(
+    model: nn.Module,
+    split: EncodedSplit,
+    device: torch.device | None = None,
+    precision: str = "fp32",
+) -> np.ndarray:
+    """Softmax over classes for every row of `split`, in its order: (len(split), num_classes)."""
+    scores = logits(model, split, device, precision)
+    return torch.softmax(scores, dim=1).numpy() if len(scores) else scores.numpy()
