@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from import_map import imported_names as imports
 
 REPO = Path(__file__).resolve().parents[1]
 RAY_FOLDER = "tune/sweep"
@@ -24,20 +24,19 @@ FORBIDDEN = {
 }
 
 
-def imports(path: Path) -> list[str]:
-    names = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-    return names
-
-
 def product_files() -> list[Path]:
     return [
         p for folder in ("data", "models", "results", "tune") for p in (REPO / folder).rglob("*.py")
     ]
+
+
+def run_script(script: str) -> dict:
+    """`python -c SCRIPT` in a fresh interpreter (nothing imported yet): its last line as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_only_the_ray_folder_imports_ray_or_optuna():
@@ -76,12 +75,7 @@ def test_rnn_tune_train_never_loads_ray_or_optuna(tmp_path):
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'optuna'})\n"
         "print(json.dumps({'rc': rc, 'loaded': loaded}))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"rc": 0, "loaded": []}
+    assert run_script(script) == {"rc": 0, "loaded": []}
     assert (tmp_path / "run" / "model.pt").is_file()
 
 
@@ -96,11 +90,7 @@ def test_old_module_paths_resolve_to_the_moved_modules():
         "names = {n: getattr(tune.sweep, n).__module__ for n in MOVED_FROM_SWEEP}\n"
         "print(json.dumps({'same': same, 'names': names}))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script(script)
     assert result["same"] and all(result["same"].values())
     assert set(result["names"].values()) == {"tune.sweep.driver"}
     for old in result["same"]:

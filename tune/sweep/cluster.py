@@ -1,7 +1,7 @@
 """Joining or starting Ray, and the cluster checks a sweep makes before its first trial.
 
 Start-up settings, the dashboard's binding, shared-storage and resource checks live here; the
-sweep itself (search, scheduler, results) is in `sweep.py`.
+sweep itself (search, scheduler, results) is in `driver.py`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The sweep launcher: Optuna search, ASHA, placement, checkpoints, storage, resume and the summary.
 
-With `cluster.py`, `trial.py`, `records.py`, `search_space.py`, `ray_state.py`, `ray_env.py`,
-`optuna_search.py` and `optuna_study.py` this is the only code that calls Ray Tune and Optuna;
-their APIs move, so the calls are few and kept in `tune/`.
+With the rest of `tune/sweep/` this is the only code that calls Ray Tune and Optuna; their APIs
+move, so the calls are few and kept in this folder. What a finished sweep concludes (ensemble,
+baseline, summary) is `tune/outcome/`; one model's training and scoring is `tune/train/`.
 """
 
 from __future__ import annotations

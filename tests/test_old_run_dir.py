@@ -1,0 +1,87 @@
+"""A run directory written by the code before the tune/train, tune/sweep, tune/outcome layout:
+Ray's tuner.pkl and the searcher's state pickle classes by their old module paths
+(tune/moved.py). A sweep killed on that code resumes and reports on this one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from common import checkout_before
+from processes import kill_tree
+
+REPO = Path(__file__).resolve().parents[1]
+BEFORE_LAYOUT = "4b8b367"  # main before the layout change
+OLD_PATHS = (b"tune.optuna_search", b"tune.records", b"tune.pruning", b"tune.ray_state")
+
+pytestmark = pytest.mark.slow
+
+
+def old_tree() -> Path:
+    """BEFORE_LAYOUT checked out beside this tree (benchmarks/common.py), or a skip where the
+    checkout has no history (a shallow clone, an unpacked archive)."""
+    known = subprocess.run(
+        ["git", "-C", str(REPO), "cat-file", "-e", f"{BEFORE_LAYOUT}^{{commit}}"],
+        capture_output=True,
+    )
+    if known.returncode != 0:
+        pytest.skip(f"commit {BEFORE_LAYOUT} is not in this checkout's history")
+    return checkout_before(BEFORE_LAYOUT)
+
+
+def records(run_dir: Path) -> list[dict]:
+    path = run_dir / "trials.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_sweep_killed_on_the_old_layout_resumes_and_reports_on_the_new(tmp_path):
+    old = old_tree()
+    run_dir = tmp_path / "old"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "tune.cli.main", "sweep", "--dataset", "synthetic",
+         "--synthetic-samples", "12000", "--num-samples", "4", "--epochs", "3",
+         "--grace-period", "3", "--max-concurrent", "1", "--embed-dim", "16",
+         "--hidden-dim", "16", "--no-dashboard", "--no-report", "--quiet",
+         "--storage", str(tmp_path), "--name", "old"],
+        cwd=old,
+        env={**os.environ, "PYTHONPATH": str(old)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.time() + 300
+    while time.time() < deadline and sum(r["event"] == "complete" for r in records(run_dir)) < 2:
+        assert driver.poll() is None, driver.stderr.read().decode()[-3000:]
+        time.sleep(0.5)
+    time.sleep(2)  # Ray snapshots its experiment state every second
+    kill_tree(driver)
+    finished = {r["trial_id"] for r in records(run_dir) if r["event"] == "complete"}
+    assert 2 <= len(finished) < 4 and not (run_dir / "summary.json").exists()
+    pickled = (run_dir / "tuner.pkl").read_bytes()
+    assert all(path in pickled for path in OLD_PATHS), "the old code pickled other paths"
+    searcher = max(run_dir.glob("searcher-state-*.pkl"), key=lambda p: p.stat().st_mtime)
+    assert b"tune.optuna_search" in searcher.read_bytes()
+    before = len(records(run_dir))
+
+    resumed = subprocess.run(
+        ["rnn-tune", "sweep", "--resume", str(run_dir), "--quiet", "--no-report"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    rerun = {r["trial_id"] for r in records(run_dir)[before:] if r["event"] == "start"}
+    assert not finished & rerun
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["trials"] == 4 and summary["completed"] == 4
+
+    report = subprocess.run(
+        ["rnn-tune", "report", str(run_dir)], capture_output=True, text=True, timeout=300
+    )
+    assert report.returncode == 0, report.stderr[-3000:]
+    first = (run_dir / "report.md").read_text().split("\n## ")[0]
+    assert "**Use the " in first and "Against TF-IDF + linear SVM" in first
