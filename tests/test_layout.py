@@ -95,3 +95,11 @@ def test_old_module_paths_resolve_to_the_moved_modules():
     assert set(result["names"].values()) == {"tune.sweep.driver"}
     for old in result["same"]:
         assert not (REPO / (old.replace(".", "/") + ".py")).exists(), f"{old} is not moved"
+
+
+def test_a_cluster_gets_every_package_folder_a_trial_imports():
+    from tune.sweep.cluster import shipped_packages
+
+    shipped = [Path(p) for p in shipped_packages()]
+    assert all((p / "__init__.py").is_file() for p in shipped), shipped
+    assert {p.name for p in shipped} == {"data", "models", "tune", "results"}

@@ -29,7 +29,13 @@ from tune.config import Config, ConfigError
 from tune.sweep.ray_env import set_ray_environment
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-PACKAGES = ("data", "models", "tune")
+PACKAGES = ("data", "models", "tune", "results")  # what a trial on another node imports
+
+
+def shipped_packages() -> list[str]:
+    """The project's package folders, shipped to a cluster's nodes as Ray `py_modules`."""
+    root = Path(__file__).resolve().parents[2]  # tune/sweep/cluster.py -> the checkout
+    return [str(root / p) for p in PACKAGES]
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,7 @@ def start_ray(cfg: Config, run_name: str, quiet: bool = False) -> RayInfo:
     if s.address:
         kwargs["address"] = s.address
         if not in_job:
-            kwargs["runtime_env"] = {
-                "py_modules": [str(Path(__file__).resolve().parents[1] / p) for p in PACKAGES]
-            }
+            kwargs["runtime_env"] = {"py_modules": shipped_packages()}
     elif not os.environ.get("RAY_ADDRESS"):
         warning = dashboard_warning(cfg)
         if warning:
