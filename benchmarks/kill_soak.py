@@ -35,7 +35,7 @@ from pathlib import Path
 from common import REPO, checkout_before
 
 from results.load import read_records
-from results.run_files import RECORDS_FILE
+from results.run_files import RECORDS_FILE, SUMMARY_FILE
 
 SMALL = [
     "--dataset", "synthetic", "--synthetic-samples", "12000", "--epochs", "3",
@@ -101,7 +101,7 @@ def check(run_dir: Path, trials: int, root: Path) -> list[str]:
         problems.append(f"trials without an end in trials.jsonl: {sorted(ids - set(ends))}")
     if len(ends) != trials:
         problems.append(f"{len(ends)} trials ended in trials.jsonl, {trials} asked for")
-    summary_path = run_dir / "summary.json"
+    summary_path = run_dir / SUMMARY_FILE
     if not summary_path.exists():
         return [*problems, "no summary.json"]
     summary = json.loads(summary_path.read_text())

@@ -23,7 +23,7 @@ from pathlib import Path
 from common import BEFORE_REV, REPO, checkout_before, median
 
 from results.load import read_records
-from results.run_files import RECORDS_FILE
+from results.run_files import RECORDS_FILE, SUMMARY_FILE
 
 
 def dir_mb(path: Path) -> float:
@@ -73,7 +73,7 @@ def run_sweep(root: Path, data_dir: str, storage: Path, name: str) -> dict:
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     run_dir = storage / name
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     return {
         "wall_s": wall,
         "mb": dir_mb(run_dir),

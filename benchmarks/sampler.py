@@ -23,6 +23,8 @@ from pathlib import Path
 
 from common import REPO
 
+from results.run_files import RECORDS_FILE, SUMMARY_FILE
+
 OPTUNA_DEFAULT = (
     "import sys, tune.sweep.driver as s; from optuna.samplers import TPESampler; "
     "s.make_sampler = lambda n, families, seed: TPESampler(seed=seed); "
@@ -34,7 +36,7 @@ CONTENDERS = {"optuna default TPE": OPTUNA_DEFAULT, "rnn-tune sampler": OURS}
 
 def family_counts(run_dir: Path) -> dict[str, int]:
     seen: dict[str, str] = {}
-    for line in (run_dir / "trials.jsonl").read_text().splitlines():
+    for line in (run_dir / RECORDS_FILE).read_text().splitlines():
         record = json.loads(line)
         if record.get("event") == "result":
             seen[record["trial_id"]] = record["config"].get("model", "?")
@@ -60,7 +62,7 @@ def main() -> int:
             cmd += ["--data-dir", str(Path(args.data_dir).resolve()), "--seed", str(seed)]
             cmd += ["--storage", str(out), "--name", name, "--no-dashboard", "--no-report"]
             subprocess.run([*cmd, "--quiet", *args.extra], check=True, cwd=REPO)
-            summary = json.loads((out / name / "summary.json").read_text())
+            summary = json.loads((out / name / SUMMARY_FILE).read_text())
             ensemble = summary.get("ensemble") or {}
             baseline = summary["baselines"]["tfidf_linear_svm"]
             rows.append(
