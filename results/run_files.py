@@ -15,6 +15,7 @@ A sweep's run directory:
     SWEEP_TRIALID/checkpoint_*/model.pt (+ optimizer.pt while the trial can resume)
     best/FAMILY/model.pt          each family's best trial, standalone (vocab inside)
     ensemble/TRIALID/model.pt     the ensemble's members, standalone
+    budget.json          a time-budget sweep's seconds used, kept across --resume
     summary.json         what was found (SUMMARY_KEYS)
     report.md, report.html, trials.csv, *.png   the report (rnn-tune report)
 
@@ -34,6 +35,7 @@ STUDY_FILE = "optuna.db"
 VOCAB_FILE = "vocab.json"
 TUNER_FILE = "tuner.pkl"  # Ray's; its presence means Ray has started the sweep here
 LOCK_FILE = ".sweep.lock"
+BUDGET_FILE = "budget.json"  # a time-budget sweep's seconds used (tune/sweep/budget.py)
 STATE_BACKUP_DIR = ".state-backup"  # tune/sweep/ray_state.py's copies of Ray's state files
 MODEL_FILE = "model.pt"
 OPTIMIZER_FILE = "optimizer.pt"
@@ -57,6 +59,7 @@ SUMMARY_KEYS = (
     "errors",  # trial_id -> its error line
     "optuna_storage",
     "optuna_study",
+    "budget",  # {budget_s, used_s, overrun_s, stopped_trials, refused_starts}, or null
     "wall_s",
 )
 BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", "test_acc")

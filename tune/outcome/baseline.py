@@ -7,6 +7,9 @@ once, so every report answers "did tuning pay off?". It reads the same token ids
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import time
 from typing import Any
 
@@ -53,6 +56,46 @@ def fit_baseline(data: PreparedData, seed: int = 0) -> dict[str, Any]:
         "fit_s": time.perf_counter() - started,
         "test_correct": correct,
     }
+
+
+class BaselineJob:
+    """`fit_baseline` in a child process at the lowest CPU priority, started before the trials:
+    it takes only CPU the trials leave idle (Ray's start-up, the last trial running alone), so
+    the end of the sweep finds it done. Forked before Ray starts (no threads to copy yet)."""
+
+    def __init__(self, data: PreparedData, seed: int = 0):
+        self.data, self.seed = data, seed
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_fit_in_child, args=(data, seed, send), daemon=True)
+        self._process.start()
+        send.close()
+
+    def running(self) -> bool:
+        return self._process.is_alive() and not self._receive.poll()
+
+    def result(self) -> dict[str, Any]:
+        """The child's fit; fitted here instead if the child died without one."""
+        try:
+            found = self._receive.recv()
+        except EOFError:
+            found = None
+        self._process.join()
+        return found if found is not None else fit_baseline(self.data, self.seed)
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+
+
+def _fit_in_child(data: PreparedData, seed: int, send) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    os.nice(19)
+    try:
+        send.send(fit_baseline(data, seed))
+    except Exception:
+        send.send(None)
 
 
 def paired_with_final(baseline_correct: np.ndarray, final_correct: np.ndarray) -> dict[str, Any]:

@@ -5,6 +5,10 @@ averaging them is cheap and usually beats the single best on test (issue 12 meas
 points on AG_NEWS). The members are the top k trials by validation accuracy, k chosen on the
 validation split only (top-k over greedy selection: one choice to make on a few hundred rows
 instead of one per round); the test split is scored once, for the chosen k.
+
+Each model is scored at most once per split (`Scores`): validation probabilities come from the
+trial's checkpoint (saved at the epoch it was kept), test probabilities are computed when first
+asked for and shared by the ensemble, each family's best and the paired test.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import torch
 from data.encode import EncodedSplit
 from data.prepare import PreparedData
 from results.run_files import ENSEMBLE_DIR
-from tune.train.checkpoint import export_checkpoint, load_checkpoint
+from tune.train.checkpoint import LoadedCheckpoint, export_checkpoint, load_checkpoint
 from tune.train.inference import probabilities
 
 
@@ -30,6 +34,37 @@ class Candidate:
     family: str
     val_acc: float
     checkpoint: Path  # a directory holding model.pt (Ray's trial checkpoint or an exported one)
+
+
+class Scores:
+    """Each candidate's model and class probabilities (rows, classes), each made at most once."""
+
+    def __init__(self, data: PreparedData):
+        self.data = data
+        self._loaded: dict[str, LoadedCheckpoint] = {}
+        self._test: dict[str, np.ndarray] = {}
+
+    def loaded(self, candidate: Candidate) -> LoadedCheckpoint:
+        if candidate.trial_id not in self._loaded:
+            self._loaded[candidate.trial_id] = load_checkpoint(
+                candidate.checkpoint, vocab=self.data.vocab
+            )
+        return self._loaded[candidate.trial_id]
+
+    def val(self, candidate: Candidate) -> np.ndarray:
+        """From the checkpoint where its trial saved them (older checkpoints: scored now)."""
+        loaded = self.loaded(candidate)
+        expected = (len(self.data.val), len(self.data.class_names))
+        if loaded.val_probs is not None and loaded.val_probs.shape == expected:
+            return loaded.val_probs
+        return probabilities(loaded.model, self.data.val)
+
+    def test(self, candidate: Candidate) -> np.ndarray:
+        if candidate.trial_id not in self._test:
+            self._test[candidate.trial_id] = probabilities(
+                self.loaded(candidate).model, self.data.test
+            )
+        return self._test[candidate.trial_id]
 
 
 def correct_rows(models: list[torch.nn.Module], split: EncodedSplit) -> np.ndarray:
@@ -51,7 +86,7 @@ def choose_k(val_probs: list[np.ndarray], labels: np.ndarray) -> tuple[int, dict
 
 
 def build_ensemble(
-    candidates: list[Candidate], data: PreparedData, run_dir: Path
+    candidates: list[Candidate], scores: Scores, run_dir: Path
 ) -> dict[str, Any] | None:
     """Choose k on validation, export the members to RUN_DIR/ensemble/TRIAL/ (standalone, vocab
     inside), score the average once on test (`test_correct`: bool per test row, for the paired
@@ -59,21 +94,22 @@ def build_ensemble(
     ranked = sorted(candidates, key=lambda c: -c.val_acc)
     if len(ranked) < 2:
         return None
+    data = scores.data
+    k, by_k = choose_k([scores.val(c) for c in ranked], data.val.labels)
     target = run_dir / ENSEMBLE_DIR
     shutil.rmtree(target, ignore_errors=True)
-    # Standalone copies first (vocab inside): a trial checkpoint fetched from cloud storage has no
-    # run directory around it to find the vocab in.
-    paths = [export_checkpoint(c.checkpoint, target / c.trial_id, data.vocab) for c in ranked]
-    models = [load_checkpoint(p).model for p in paths]
-    val_probs = [probabilities(m, data.val) for m in models]
-    k, by_k = choose_k(val_probs, data.val.labels)
-    for path in paths[k:]:
-        shutil.rmtree(path.parent, ignore_errors=True)
+    # Standalone copies (vocab inside): a trial checkpoint fetched from cloud storage has no run
+    # directory around it to find the vocab in.
     members = [
-        {"trial_id": c.trial_id, "family": c.family, "val_acc": c.val_acc, "checkpoint": str(p)}
-        for c, p in zip(ranked[:k], paths[:k])
+        {
+            "trial_id": c.trial_id,
+            "family": c.family,
+            "val_acc": c.val_acc,
+            "checkpoint": str(export_checkpoint(c.checkpoint, target / c.trial_id, data.vocab)),
+        }
+        for c in ranked[:k]
     ]
-    correct = correct_rows(models[:k], data.test)
+    correct = sum(scores.test(c) for c in ranked[:k]).argmax(1) == data.test.labels
     return {
         "k": k,
         "members": members,

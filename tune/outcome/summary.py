@@ -20,6 +20,7 @@ def write_summary(
     wall_s: float,
     baselines: dict[str, dict[str, Any]] | None = None,
     ensemble: dict[str, Any] | None = None,
+    budget: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`baselines`: name -> {val_acc, test_acc, n_test, vs_final, ...} of the simple models fitted
     on the same splits (tune/outcome/baseline.py), beside the tuned ones; `ensemble`: the top
@@ -45,6 +46,7 @@ def write_summary(
         "errors": {r["trial_id"]: r["error"] for r in rows if r["error"]},
         "optuna_storage": optuna_storage,
         "optuna_study": optuna_study,
+        "budget": budget,
         "wall_s": wall_s,
     }
     assert tuple(summary) == SUMMARY_KEYS, "summary.json's keys are results/run_files.SUMMARY_KEYS"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import ray
 import torch
@@ -27,10 +28,11 @@ from data.prepare import PreparedData
 from results.load import trial_status
 from results.run_files import BEST_DIR, STUDY_FILE, VOCAB_FILE, ensemble_is_final
 from tune.config import Config, ConfigError
-from tune.outcome.baseline import fit_baseline, paired_with_final
-from tune.outcome.ensemble import Candidate, build_ensemble
+from tune.outcome.baseline import BaselineJob, paired_with_final
+from tune.outcome.ensemble import Candidate, Scores, build_ensemble
 from tune.outcome.summary import write_summary
 from tune.run_dir import is_uri, trial_dir_name, write_driver_file
+from tune.sweep.budget import Budget, BudgetStopper
 from tune.sweep.cluster import (
     check_resources,
     check_storage_visible,
@@ -45,8 +47,7 @@ from tune.sweep.records import LiveProgress, TrialRecorder, ended_trials, unfini
 from tune.sweep.search_space import family_first_points, largest_train, tune_space
 from tune.sweep.trial import run_trial
 from tune.sweep.trial_monitor import named_trial_actor
-from tune.train.checkpoint import export_checkpoint, load_checkpoint
-from tune.train.loop import evaluate
+from tune.train.checkpoint import export_checkpoint
 from tune.train.prepare import prepare_run
 
 UNCAPPED_PLAN = 40  # trials a budget-bound sweep plans for when sizing TPE's start-up
@@ -94,6 +95,14 @@ def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
             f"?{query}" if query else ""
         )
     return str(run_dir.parent), str(run_dir)
+
+
+def sweep_budget(cfg: Config, run_dir: Path) -> Budget | None:
+    """The time budget kept at epoch boundaries (tune/sweep/budget.py), or None without one."""
+    if cfg.sweep.time_budget_s is None:
+        return None
+    first_rung = min(cfg.sweep.grace_period, cfg.train.epochs)
+    return Budget(str(run_dir), cfg.sweep.time_budget_s, first_rung)
 
 
 def trainable(cfg: Config, data: PreparedData, sweep: str):
@@ -147,12 +156,28 @@ def _disk_full(exc: BaseException | None) -> bool:
 def _run_sweep(
     cfg: Config, run_dir: Path, data: PreparedData, resume: bool, quiet: bool
 ) -> SweepOutcome:
+    baseline_job = BaselineJob(data, cfg.train.seed)  # before Ray starts any thread
+    try:
+        return _sweep_and_finish(cfg, run_dir, data, resume, quiet, baseline_job)
+    finally:
+        baseline_job.close()
+
+
+def _sweep_and_finish(
+    cfg: Config,
+    run_dir: Path,
+    data: PreparedData,
+    resume: bool,
+    quiet: bool,
+    baseline_job: BaselineJob,
+) -> SweepOutcome:
     started = time.time()
     if inside_ray_job():
         os.chdir(run_dir)  # Ray may re-extract the job's working_dir (our cwd) while the sweep runs
     if not (run_dir / VOCAB_FILE).is_file():
         data.vocab.save(run_dir / VOCAB_FILE)
     storage_url = optuna_storage_url(cfg, run_dir)
+    budget = sweep_budget(cfg, run_dir)
     pruner = CheckpointPruner(cfg.sweep.keep_checkpoints, cfg.sweep.ensemble_candidates)
     info = start_ray(cfg, run_dir.name, quiet)
     write_driver_file(run_dir, info.to_dict())
@@ -179,25 +204,32 @@ def _run_sweep(
                 resume_errored=False,
             )
         else:
-            tuner = _new_tuner(cfg, data, run_dir, storage_url, pruner, quiet)
+            tuner = _new_tuner(cfg, data, run_dir, storage_url, pruner, budget, quiet)
         fit_started = time.time()
+        if budget:
+            budget.start()
         results = tuner.fit()
     finally:
         ray.shutdown()
-    budget = cfg.sweep.time_budget_s
     unfinished = unfinished_trials(run_dir)
     cap = cfg.sweep.trial_cap
     # A trial stopped before its actor came up has no start record: count the ends as well.
     missing = max(len(unfinished), cap - len(ended_trials(run_dir)) if cap else 0)
-    if missing and not (budget is not None and time.time() - fit_started >= budget):
+    # Run directories from before budget.json have Ray's own budget: the fit's wall tells.
+    over = budget and (budget.ended() or time.time() - fit_started >= budget.budget_s)
+    if missing and not over:
         raise SweepInterrupted(run_dir, missing)
     rows = [_row(result, cfg, pruner) for result in results]
     # Checkpoints the end phase has copied or outranked go only once summary.json is written: a
     # driver killed before then finds every source again on --resume and redoes the end phase.
     doomed: list = []
-    ensemble = _ensemble(rows, data, run_dir, cfg, pruner, doomed)
-    best_by_family = _score_best(rows, data, run_dir, doomed, keep_source=is_uri(cfg.sweep.storage))
-    baseline = fit_baseline(data, cfg.train.seed)
+    cpus = len(os.sched_getaffinity(0))
+    torch.set_num_threads(max(1, cpus - 1) if baseline_job.running() else cpus)
+    scores = Scores(data)
+    ensemble = _ensemble(rows, scores, run_dir, cfg, pruner, doomed)
+    keep_source = is_uri(cfg.sweep.storage)
+    best_by_family = _score_best(rows, scores, run_dir, doomed, keep_source)
+    baseline = baseline_job.result()
     _pair_with_final(baseline, ensemble, best_by_family)
     summary = write_summary(
         run_dir,
@@ -208,6 +240,7 @@ def _run_sweep(
         time.time() - started,
         baselines={baseline.pop("name"): {**baseline, "n_test": len(data.test)}},
         ensemble=ensemble,
+        budget=budget.report() if budget else None,
     )
     for checkpoint in doomed:
         delete_checkpoint(checkpoint)
@@ -250,7 +283,7 @@ def _pair_with_final(
 
 def _ensemble(
     rows: list[dict[str, Any]],
-    data: PreparedData,
+    scores: Scores,
     run_dir: Path,
     cfg: Config,
     pruner: CheckpointPruner,
@@ -272,7 +305,7 @@ def _ensemble(
             )
             for r in ranked
         ]
-        ensemble = build_ensemble(candidates, data, run_dir)
+        ensemble = build_ensemble(candidates, scores, run_dir)
     if not is_uri(cfg.sweep.storage):
         for row in rows:
             if row["checkpoint"] and row["trial_id"] not in pruner.family_kept(row["family"]):
@@ -287,6 +320,7 @@ def _new_tuner(
     run_dir: Path,
     storage_url: str,
     pruner: CheckpointPruner,
+    budget: Budget | None,
     quiet: bool,
 ) -> tune.Tuner:
     s = cfg.sweep
@@ -295,6 +329,7 @@ def _new_tuner(
         sampler=make_sampler(s.trial_cap or UNCAPPED_PLAN, families, cfg.train.seed),
         study_name=run_dir.name,
         storage=optuna.storages.RDBStorage(storage_url),
+        budget=budget,
         points_to_evaluate=family_first_points(
             s.search, s.trial_cap or UNCAPPED_PLAN, cfg.to_dict()["train"]
         )
@@ -316,7 +351,6 @@ def _new_tuner(
             scheduler=scheduler,
             num_samples=s.trial_cap or -1,  # -1: until the time budget ends the sweep
             max_concurrent_trials=s.max_concurrent,
-            time_budget_s=s.time_budget_s,
             reuse_actors=False,  # an actor's repr is read once: one actor per trial
             trial_name_creator=TrialNamer(run_dir.name),
             trial_dirname_creator=TrialNamer(run_dir.name),
@@ -325,6 +359,7 @@ def _new_tuner(
             name=run_dir.name,
             storage_path=experiment_location(cfg, run_dir)[0],
             verbose=0,
+            stop=BudgetStopper(budget) if budget else None,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             # Ray keeps each trial's best and latest, and with num_to_keep=1 it snapshots the
             # experiment
@@ -389,13 +424,13 @@ def _row(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
 
 def _score_best(
     rows: list[dict[str, Any]],
-    data: PreparedData,
+    scores: Scores,
     run_dir: Path,
     doomed: list,
     keep_source: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Copy each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone; the source is
-    doomed) and score it once on test.
+    doomed) and score it on test (once: an ensemble member's scores are reused).
 
     With cloud storage (`keep_source`) the bucket keeps its copy too: the driver's local run
     directory may be the less durable of the two.
@@ -406,7 +441,7 @@ def _score_best(
             current = best.get(row["family"])
             if current is None or row["val_acc"] > current["val_acc"]:
                 best[row["family"]] = row
-    scored = {}
+    scored, data = {}, scores.data
     for family, row in sorted(best.items()):
         target = run_dir / BEST_DIR / family
         shutil.rmtree(target, ignore_errors=True)
@@ -414,14 +449,14 @@ def _score_best(
             path = export_checkpoint(Path(source), target, data.vocab)
         if not keep_source:
             doomed.append(row["checkpoint"])
-        loaded = load_checkpoint(path)
-        test = evaluate(loaded.model, data.test, torch.device("cpu"))
-        correct = test.preds == test.labels
+        candidate = Candidate(row["trial_id"], family, row["val_acc"], path.parent)
+        preds = scores.test(candidate).argmax(1)
+        correct = preds == data.test.labels
         scored[family] = {
             **row,
             "checkpoint": str(path),
-            "test_acc": test.acc,
-            "test_confusion": _confusion(test.labels, test.preds, len(data.class_names)),
+            "test_acc": float(np.mean(correct)),
+            "test_confusion": _confusion(data.test.labels, preds, len(data.class_names)),
             "class_names": list(data.class_names),
             "test_correct": correct,  # in the test split's row order
         }

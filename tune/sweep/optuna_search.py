@@ -9,8 +9,10 @@ from optuna import Study
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial
 from ray.tune.result import TRAINING_ITERATION
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from tune.sweep.budget import Budget
 from tune.sweep.reconcile import RAY_TRIAL_ATTR
 
 
@@ -19,9 +21,17 @@ class WholeCurveOptunaSearch(OptunaSearch):
     which it only passes to `tell`. Reporting that one too gives optuna-dashboard (and anyone
     reading `optuna.db`) every epoch of every trial, ASHA-stopped ones included."""
 
-    def suggest(self, trial_id: str) -> dict | None:
+    def __init__(self, *args, budget: Budget | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget = budget
+
+    def suggest(self, trial_id: str) -> dict | str | None:
         """Ray's suggestion, with the Ray trial id stored on the Optuna trial: after a killed
-        driver, `--resume` matches the study's trials with Ray's (tune/sweep/reconcile.py)."""
+        driver, `--resume` matches the study's trials with Ray's (tune/sweep/reconcile.py).
+        With a time budget, none once a new trial could not reach its first rung in time."""
+        budget = getattr(self, "budget", None)  # a searcher pickled before budgets had none
+        if budget is not None and trial_id not in self._ot_trials and not budget.can_start():
+            return Searcher.FINISHED
         new = trial_id not in self._ot_trials
         params = super().suggest(trial_id)
         if new and trial_id in self._ot_trials:

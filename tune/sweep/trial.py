@@ -102,6 +102,7 @@ def run_trial(
                     report.epoch,
                     {k: v for k, v in metrics.items() if k != "startup_s"},
                     optimizer=None if last else optimizer,
+                    val_probs=report.val.probs,
                 )
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
     except NonFiniteLossError as exc:

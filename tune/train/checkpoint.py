@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -38,6 +39,7 @@ class LoadedCheckpoint:
     class_names: list[str]
     epoch: int
     metrics: dict[str, Any]
+    val_probs: np.ndarray | None = None  # (val rows, classes), in trial checkpoints of a sweep
 
 
 def _write(path: Path, payload: dict[str, Any]) -> None:
@@ -55,10 +57,13 @@ def save_checkpoint(
     metrics: dict[str, Any],
     optimizer: Any = None,
     vocab: Vocab | None = None,
+    val_probs: np.ndarray | None = None,
 ) -> Path:
     """Write DIRECTORY/model.pt (+ optimizer.pt when `optimizer` is given) atomically.
 
     Pass `vocab` for a checkpoint that must stand alone; leave it out inside a run directory.
+    `val_probs` (val rows, classes), the epoch's validation probabilities, travel with a trial's
+    weights so the end of a sweep chooses its ensemble without scoring validation again.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -72,6 +77,7 @@ def save_checkpoint(
             "class_names": list(class_names),
             "epoch": epoch,
             "metrics": metrics,
+            "val_probs": torch.from_numpy(val_probs) if val_probs is not None else None,
         },
     )
     if optimizer is not None:
@@ -162,8 +168,30 @@ def find_run_vocab(checkpoint: Path) -> Path | None:
     return None
 
 
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> LoadedCheckpoint:
-    """A model ready to predict, from a standalone checkpoint or one inside a run directory."""
+def checkpoint_vocab(path: Path, payload: dict[str, Any]) -> Vocab:
+    """The vocab inside the checkpoint, else its run directory's."""
+    if payload["vocab"] is not None:
+        return Vocab(payload["vocab"])
+    vocab_path = find_run_vocab(path)
+    if vocab_path is None:
+        raise ConfigError(
+            f"{path} keeps its vocab in its run directory, which is not around it; "
+            "pass a best/FAMILY/model.pt or the checkpoint inside its run directory"
+        )
+    try:
+        return Vocab.load(vocab_path)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"{vocab_path}: not a vocab rnn-tune wrote; restore it") from None
+
+
+def load_checkpoint(
+    path: str | Path, device: torch.device | str = "cpu", vocab: Vocab | None = None
+) -> LoadedCheckpoint:
+    """A model ready to predict, from a standalone checkpoint or one inside a run directory.
+
+    `vocab`: the run's, for a trial checkpoint away from its run directory (fetched from cloud
+    storage); otherwise the checkpoint's own, or its run directory's.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / MODEL_FILE
@@ -171,19 +199,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Loa
     check_fields(path, payload, MODEL_FIELDS)
     if not isinstance(payload.get("vocab"), (list, type(None))):
         raise ConfigError(f"{path}: its vocab is not a token list; the file is damaged")
-    if payload["vocab"] is not None:
-        vocab = Vocab(payload["vocab"])
-    else:
-        vocab_path = find_run_vocab(path)
-        if vocab_path is None:
-            raise ConfigError(
-                f"{path} keeps its vocab in its run directory, which is not around it; "
-                "pass a best/FAMILY/model.pt or the checkpoint inside its run directory"
-            )
-        try:
-            vocab = Vocab.load(vocab_path)
-        except (OSError, ValueError, KeyError, TypeError):
-            raise ConfigError(f"{vocab_path}: not a vocab rnn-tune wrote; restore it") from None
+    vocab = vocab or checkpoint_vocab(path, payload)
     try:
         cfg = Config.from_dict(payload["config"])
     except ConfigError as exc:
@@ -191,8 +207,15 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Loa
     model = model_for(cfg.train, len(vocab), len(payload["class_names"]))
     load_weights(path, model, payload["model_state"])
     model.to(device).eval()
+    val_probs = payload.get("val_probs")
     return LoadedCheckpoint(
-        model, cfg, vocab, payload["class_names"], payload["epoch"], payload.get("metrics") or {}
+        model,
+        cfg,
+        vocab,
+        payload["class_names"],
+        payload["epoch"],
+        payload.get("metrics") or {},
+        val_probs.numpy() if isinstance(val_probs, torch.Tensor) else None,
     )
 
 
@@ -200,5 +223,5 @@ def export_checkpoint(source: Path, target: Path, vocab: Vocab) -> Path:
     """Copy a trial checkpoint's weights to TARGET/model.pt with the vocab embedded (standalone)."""
     payload = read_payload(Path(source) / MODEL_FILE)
     Path(target).mkdir(parents=True, exist_ok=True)
-    _write(Path(target) / MODEL_FILE, {**payload, "vocab": vocab.itos})
+    _write(Path(target) / MODEL_FILE, {**payload, "vocab": vocab.itos, "val_probs": None})
     return Path(target) / MODEL_FILE

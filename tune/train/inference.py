@@ -15,7 +15,9 @@ from torch import nn
 from data.batches import gather_batch
 from data.encode import EncodedSplit
 
-INFERENCE_BATCH_SIZE = 512
+# Sorted batches of 128 rows scored the test split 24% faster than 512 (bi-GRU 128, one thread:
+# 3,568 against 2,888 rows/s; 64 and 256 within 4% of 128).
+INFERENCE_BATCH_SIZE = 128
 
 
 def length_sorted_batches(split: EncodedSplit, batch_size: int) -> list[np.ndarray]:

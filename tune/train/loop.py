@@ -39,10 +39,13 @@ class EpochStats:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """Scores over a split, rows in its order: labels and preds (N,), probs (N, classes)."""
+
     loss: float
     acc: float
     labels: np.ndarray
     preds: np.ndarray
+    probs: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -276,12 +279,13 @@ def evaluate(
     inference path, tune/train/inference.py)."""
     labels = np.asarray(split.labels, dtype=np.int64)
     if not len(labels):
-        return Evaluation(0.0, 0.0, labels, labels.copy())
+        return Evaluation(0.0, 0.0, labels, labels.copy(), np.zeros((0, 0), dtype=np.float32))
     scores = logits(model, split, device, precision)
     loss = nn.functional.cross_entropy(scores, torch.from_numpy(labels)).item()
     preds = scores.argmax(1).numpy()
     acc = float((labels == preds).mean())
-    return Evaluation(loss if math.isfinite(loss) else float("inf"), acc, labels, preds)
+    probs = torch.softmax(scores, dim=1).numpy()
+    return Evaluation(loss if math.isfinite(loss) else float("inf"), acc, labels, preds, probs)
 
 
 def train_epochs(
