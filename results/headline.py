@@ -86,10 +86,12 @@ def cost_line(run: Run) -> str:
     devices = sorted({str(d) for d in trials["device"].dropna()})
     nodes = trials["node_id"].dropna().nunique()
     wall = run.summary.get("wall_s") if run.summary else None
+    budget = (run.summary or {}).get("budget")
     parts = [
         f"wall time {_duration(wall)}"
         if wall
         else "in progress or interrupted (no summary.json yet)",
+        *([budget_text(budget)] if budget else []),
         f"{len(trials)} trials ({counts.get('completed', 0)} completed, "
         f"{counts.get('stopped_early', 0)} stopped "
         f"early, {counts.get('errored', 0)} failed)",
@@ -98,6 +100,19 @@ def cost_line(run: Run) -> str:
         f"on {', '.join(devices) or 'unknown devices'}, {nodes} node{'s' if nodes != 1 else ''}",
     ]
     return "; ".join(parts)
+
+
+def budget_text(budget: dict[str, Any]) -> str:
+    """`search 20 min 04 s of a 20 min 00 s budget (4 s over; 2 trials stopped at an epoch
+    boundary)`: how much of a time budget the search used, and how far it ran past it."""
+    over = budget["overrun_s"]
+    notes = [f"{over:.0f} s over" if over >= 1 else "within it"]
+    if budget["stopped_trials"]:
+        notes.append(f"{budget['stopped_trials']} trials stopped at an epoch boundary")
+    return (
+        f"search {_duration(budget['used_s'])} of a {_duration(budget['budget_s'])} budget "
+        f"({'; '.join(notes)})"
+    )
 
 
 def verdict(final_acc: float, base_acc: float, paired: dict[str, Any] | None) -> str:

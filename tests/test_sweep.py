@@ -321,3 +321,38 @@ def test_sweep_starts_every_trial_from_the_vectors_file(tmp_path):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-x", "-q"]))
+
+
+def test_a_time_budget_ends_trials_at_epoch_boundaries_and_counts_agree(tmp_path):
+    result = sweep(
+        "--dataset",
+        "synthetic",
+        "--synthetic-samples",
+        "8000",
+        "--num-samples",
+        "40",
+        "--epochs",
+        "4",
+        "--grace-period",
+        "1",
+        "--time-budget",
+        "25s",
+        "--storage",
+        str(tmp_path),
+        "--name",
+        "edge",
+        *TINY,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = tmp_path / "edge"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    budget = summary["budget"]
+    assert budget["budget_s"] == 25 and budget["used_s"] >= 25
+    assert budget["stopped_trials"] + budget["refused_starts"] >= 1
+    events = records(run_dir)
+    started = {r["trial_id"] for r in events if r["event"] == "start"}
+    ended = {r["trial_id"] for r in events if r["event"] in ("complete", "error")}
+    reported = {r["trial_id"] for r in events if r["event"] == "result"}
+    assert started == ended == reported and summary["trials"] == len(started)
+    epoch_s = [r["metrics"]["time_this_iter_s"] for r in events if r["event"] == "result"]
+    assert budget["overrun_s"] <= max(epoch_s) + 5

@@ -42,6 +42,7 @@ class Clock:
     refused: int = 0  # trials not started: they could not reach their first rung
     last_tick: float | None = None
     last_save: float = 0.0
+    running: bool = True  # False once the fit has returned: the end phase is not the search's
 
     @classmethod
     def load(cls, path: Path) -> Clock:
@@ -58,6 +59,8 @@ class Clock:
             return cls(path)
 
     def tick(self) -> float:
+        if not self.running:
+            return self.used_s
         now = time.monotonic()
         if self.last_tick is not None:
             self.used_s += now - self.last_tick
@@ -93,6 +96,12 @@ class Budget:
         """Read the clock from the run directory afresh (a new or resumed fit in this process)."""
         _CLOCKS[self.run_dir] = Clock.load(Path(self.run_dir) / BUDGET_FILE)
 
+    def finish(self) -> None:
+        """The fit has returned: stop the clock where the search ended."""
+        self.clock.tick()
+        self.clock.running = False
+        self.clock.save()
+
     @property
     def clock(self) -> Clock:
         if self.run_dir not in _CLOCKS:
@@ -121,8 +130,6 @@ class Budget:
         """summary.json's `budget`: seconds given and used, the overrun, trials the budget
         stopped at an epoch boundary, and starts refused near the end."""
         clock = self.clock
-        clock.tick()
-        clock.save()
         return {
             "budget_s": self.budget_s,
             "used_s": round(clock.used_s, 1),

@@ -210,6 +210,8 @@ def _sweep_and_finish(
             budget.start()
         results = tuner.fit()
     finally:
+        if budget:
+            budget.finish()
         ray.shutdown()
     unfinished = unfinished_trials(run_dir)
     cap = cfg.sweep.trial_cap
