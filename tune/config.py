@@ -162,7 +162,7 @@ class SweepConfig:
     )
     time_budget_s: float | None = setting(
         None,
-        "stop starting trials after this long (90s, 10m, 1.5h)",
+        "search this long (90s, 10m, 1.5h); trials stop at an epoch boundary",
         gt=0,
         flag="--time-budget",
         parse=parse_duration,
