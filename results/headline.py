@@ -184,8 +184,30 @@ def headline(run: Run) -> list[str]:
             + (f" (C {b['C']:g}, chosen on validation)" if "C" in b else "")
             + f": {base.text()}; {verdict(final.acc, base.acc, b.get('vs_final'))}."
         )
+    warm = summary.get("warm_start")
+    if warm:
+        lines.append(started_from_line(warm))
     lines.append("Cost: " + cost_line(run) + ".")
     return lines
+
+
+def started_from_line(warm: dict[str, Any]) -> str:
+    """Each configuration taken from the source run: its score there beside this run's."""
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2%}"
+
+    parts = [
+        f"trial {p['source_trial']} (validation {pct(p['source_val_acc'])} there) -> "
+        f"validation {pct(p['val_acc'])}, test {pct(p['test_acc'])} here"
+        for p in warm["points"]
+    ]
+    line = f"Started from the best configurations of `{warm['source']}`: " + "; ".join(parts)
+    if warm.get("skipped"):
+        line += f"; {warm['skipped']} outside this run's search space skipped"
+    if warm.get("known_trials"):
+        line += f"; TPE started from its {warm['known_trials']} finished trials"
+    return line + "."
 
 
 def seed_baseline_line(runs: list[Run]) -> str | None:

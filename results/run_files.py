@@ -60,6 +60,8 @@ SUMMARY_KEYS = (
     "optuna_storage",
     "optuna_study",
     "budget",  # {budget_s, used_s, overrun_s, stopped_trials, refused_starts}, or null
+    "warm_start",  # {source, points: [{source_trial, source_val_acc, trial_id, val_acc,
+    #               test_acc}], skipped, known_trials}: a run started from another, or null
     "wall_s",
 )
 BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", "test_acc")

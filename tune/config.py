@@ -197,6 +197,21 @@ class SweepConfig:
         cli=False,
         default_factory=lambda: dict(DEFAULT_SEARCH),
     )
+    warm_start: str | None = setting(
+        None,
+        "a run directory whose best configurations this sweep runs first; with the same data "
+        "and search space TPE also learns from its finished trials",
+    )
+    top: int = setting(
+        3, "with --warm-start or `rnn-tune promote`: the source run's best configurations to run",
+        ge=1,
+    )
+    start_points: dict = setting(
+        help="filled when the run starts from another: {points: [{trial_id, val_acc, config}], "
+        "best first; skipped: how many fell outside this run's search space}",
+        cli=False,
+        default_factory=dict,
+    )
 
     @property
     def trial_cap(self) -> int | None:

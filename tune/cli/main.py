@@ -1,4 +1,5 @@
-"""Entry point: `rnn-tune {train,predict,sweep,report,monitor} ...`; bad input exits 2, one line."""
+"""Entry point: `rnn-tune {train,predict,sweep,promote,report,monitor} ...`; bad input exits 2,
+one line."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import argparse
 import sys
 
 from data.errors import DataError
-from tune.cli import monitor, predict, report, sweep, train
+from tune.cli import monitor, predict, promote, report, sweep, train
 from tune.config import ConfigError
 
 SUBCOMMANDS = {
     "train": train,
     "predict": predict,
     "sweep": sweep,
+    "promote": promote,
     "report": report,
     "monitor": monitor,
 }

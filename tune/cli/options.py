@@ -82,12 +82,16 @@ def _flag_type(spec: Spec):
 
 
 def add_section_options(
-    parser: argparse.ArgumentParser, section: str, configs: dict[str, Config]
+    parser: argparse.ArgumentParser,
+    section: str,
+    configs: dict[str, Config],
+    only: tuple[str, ...] | None = None,
 ) -> argparse._ArgumentGroup:
-    """One flag per declared setting of `section`, with `configs`' defaults in its help."""
+    """One flag per declared setting of `section` (or of those named in `only`), with `configs`'
+    defaults in its help."""
     group = parser.add_argument_group(SECTIONS[section])
     for spec in section_specs(section):
-        if not spec.cli:
+        if not spec.cli or (only is not None and spec.name not in only):
             continue
         default = default_text(section, spec.name, configs)
         help = spec.help + ("" if default == "none" else f" (default: {default})")

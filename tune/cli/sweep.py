@@ -75,17 +75,31 @@ def sweep_config(args: argparse.Namespace) -> Config:
         )
     name = cfg.sweep.name or time.strftime("sweep-%Y%m%d-%H%M%S")
     sweep = {"storage": storage, "local_dir": local_dir, "name": name}
+    if cfg.sweep.warm_start:
+        sweep["warm_start"] = str(Path(cfg.sweep.warm_start).expanduser().resolve())
     return merge(cfg, {"data": paths, "train": train, "sweep": sweep})
 
 
 def run(args: argparse.Namespace) -> int:
     from results.run_files import SUMMARY_FILE
-    from tune.run_dir import claim_run_dir, start_run_dir, sweep_started
 
     cfg, run_dir, resume = _run_to_do(args)
     if resume and (run_dir / SUMMARY_FILE).is_file():
         print(f"{run_dir} has finished already (its summary.json is written); nothing to resume")
         return _finish(args, run_dir, json.loads((run_dir / SUMMARY_FILE).read_text()))
+    return run_config(args, cfg, run_dir, resume)
+
+
+def run_config(args: argparse.Namespace, cfg: Config, run_dir: Path, resume: bool) -> int:
+    """Run (or resume) the sweep `cfg` in `run_dir`: `sweep` and `promote` alike."""
+    from tune.run_dir import claim_run_dir, start_run_dir, sweep_started
+
+    if cfg.sweep.warm_start and not resume and not cfg.sweep.start_points:
+        from tune.sweep.warm_start import describe, resolve
+
+        cfg = resolve(cfg)
+        if not args.quiet:
+            print(describe(cfg), flush=True)
     set_ray_environment(cfg)
     from tune.sweep.cluster import preflight
     from tune.sweep.driver import SweepInterrupted, prepare_sweep_data, run_sweep

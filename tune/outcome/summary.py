@@ -21,6 +21,7 @@ def write_summary(
     baselines: dict[str, dict[str, Any]] | None = None,
     ensemble: dict[str, Any] | None = None,
     budget: dict[str, Any] | None = None,
+    warm_start: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`baselines`: name -> {val_acc, test_acc, n_test, vs_final, ...} of the simple models fitted
     on the same splits (tune/outcome/baseline.py), beside the tuned ones; `ensemble`: the top
@@ -47,6 +48,7 @@ def write_summary(
         "optuna_storage": optuna_storage,
         "optuna_study": optuna_study,
         "budget": budget,
+        "warm_start": warm_start,
         "wall_s": wall_s,
     }
     assert tuple(summary) == SUMMARY_KEYS, "summary.json's keys are results/run_files.SUMMARY_KEYS"

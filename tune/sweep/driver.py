@@ -26,7 +26,7 @@ from ray.tune.trainable import wrap_function
 
 from data.prepare import PreparedData
 from results.load import trial_status
-from results.run_files import BEST_DIR, STUDY_FILE, VOCAB_FILE, ensemble_is_final
+from results.run_files import BEST_DIR, VOCAB_FILE, ensemble_is_final
 from tune.config import Config, ConfigError
 from tune.outcome.baseline import BaselineJob, paired_with_final
 from tune.outcome.ensemble import Candidate, Scores, build_ensemble
@@ -40,6 +40,7 @@ from tune.sweep.cluster import (
     start_ray,
 )
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
+from tune.sweep.optuna_study import optuna_storage_url
 from tune.sweep.pruning import CheckpointPruner, delete_checkpoint
 from tune.sweep.ray_state import ExperimentStateGuard, repair_state
 from tune.sweep.reconcile import reconcile
@@ -47,6 +48,7 @@ from tune.sweep.records import LiveProgress, TrialRecorder, ended_trials, unfini
 from tune.sweep.search_space import family_first_points, largest_train, tune_space
 from tune.sweep.trial import run_trial
 from tune.sweep.trial_monitor import named_trial_actor
+from tune.sweep.warm_start import seed_study
 from tune.train.checkpoint import export_checkpoint
 from tune.train.prepare import prepare_run
 
@@ -77,10 +79,6 @@ class TrialNamer:
 
     def __call__(self, trial) -> str:
         return trial_dir_name(self.sweep_name, trial.trial_id)
-
-
-def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
-    return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / STUDY_FILE}"
 
 
 def experiment_location(cfg: Config, run_dir: Path) -> tuple[str, str]:
@@ -228,6 +226,7 @@ def _sweep_and_finish(
     cpus = len(os.sched_getaffinity(0))
     torch.set_num_threads(max(1, cpus - 1) if baseline_job.running() else cpus)
     scores = Scores(data)
+    started_from = _started_from(rows, cfg, scores)
     ensemble = _ensemble(rows, scores, run_dir, cfg, pruner, doomed)
     keep_source = is_uri(cfg.sweep.storage)
     best_by_family = _score_best(rows, scores, run_dir, doomed, keep_source)
@@ -243,6 +242,7 @@ def _sweep_and_finish(
         baselines={baseline.pop("name"): {**baseline, "n_test": len(data.test)}},
         ensemble=ensemble,
         budget=budget.report() if budget else None,
+        warm_start=started_from,
     )
     for checkpoint in doomed:
         delete_checkpoint(checkpoint)
@@ -281,6 +281,43 @@ def _pair_with_final(
     else:
         return
     baseline["vs_final"] = paired_with_final(baseline_correct, final_correct)
+
+
+def _started_from(rows: list[dict[str, Any]], cfg: Config, scores: Scores) -> dict[str, Any] | None:
+    """summary.json's `warm_start`: each configuration taken from the source run, its score
+    there beside this run's trial of it (validation, and test where its checkpoint is kept)."""
+    s = cfg.sweep
+    if not s.warm_start:
+        return None
+    points = []
+    for point in s.start_points.get("points", []):
+        row = next(
+            (r for r in rows if all(r["config"].get(k) == v for k, v in point["config"].items())),
+            None,
+        )
+        test_acc = None
+        if row and row["checkpoint"] and row["val_acc"] is not None:
+            with row["checkpoint"].as_directory() as directory:
+                candidate = Candidate(
+                    row["trial_id"], row["family"], row["val_acc"], Path(directory)
+                )
+                correct = scores.test(candidate).argmax(1) == scores.data.test.labels
+            test_acc = float(np.mean(correct))
+        points.append(
+            {
+                "source_trial": point["trial_id"],
+                "source_val_acc": point["val_acc"],
+                "trial_id": row["trial_id"] if row else None,
+                "val_acc": row["val_acc"] if row else None,
+                "test_acc": test_acc,
+            }
+        )
+    return {
+        "source": s.warm_start,
+        "points": points,
+        "skipped": s.start_points.get("skipped", 0),
+        "known_trials": s.start_points.get("known_trials", 0),
+    }
 
 
 def _ensemble(
@@ -327,14 +364,20 @@ def _new_tuner(
 ) -> tune.Tuner:
     s = cfg.sweep
     families = s.search.get("model", {}).get("choice", [])
+    storage = optuna.storages.RDBStorage(storage_url)
+    warm = [p["config"] for p in s.start_points.get("points", [])]
+    if s.warm_start and s.start_points.get("known_trials"):
+        study = optuna.create_study(
+            study_name=run_dir.name, storage=storage, direction="maximize", load_if_exists=True
+        )
+        seed_study(study, Path(s.warm_start))
     search = WholeCurveOptunaSearch(
         sampler=make_sampler(s.trial_cap or UNCAPPED_PLAN, families, cfg.train.seed),
         study_name=run_dir.name,
-        storage=optuna.storages.RDBStorage(storage_url),
+        storage=storage,
         budget=budget,
-        points_to_evaluate=family_first_points(
-            s.search, s.trial_cap or UNCAPPED_PLAN, cfg.to_dict()["train"]
-        )
+        points_to_evaluate=warm
+        or family_first_points(s.search, s.trial_cap or UNCAPPED_PLAN, cfg.to_dict()["train"])
         or None,
     )
     scheduler = ASHAScheduler(

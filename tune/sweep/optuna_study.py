@@ -1,4 +1,5 @@
-"""Read a sweep's persisted Optuna study (importances for the report)."""
+"""A sweep's persisted Optuna study: where it lives, and reading it (importances for the report,
+a warm start)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
 from results.run_files import STUDY_FILE
+from tune.config import Config
+
+
+def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
+    """--optuna-storage, else the run's own SQLite file."""
+    return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / STUDY_FILE}"
 
 
 def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
