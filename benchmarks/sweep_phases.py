@@ -84,8 +84,13 @@ def bench_env(root: Path) -> dict[str, str]:
 
 
 def run_one(root: Path, data_dir: str, storage: Path, name: str, sweep_args: list[str]) -> dict:
-    command = [sys.executable, "-m", "tune.cli.main", "sweep", *sweep_args]
-    command += ["--data-dir", data_dir, "--storage", str(storage), "--name", name, "--quiet"]
+    args = [*sweep_args, "--data-dir", data_dir, "--storage", str(storage), "--name", name]
+    return run_command(root, ["sweep", *args, "--quiet"], storage / name)
+
+
+def run_command(root: Path, cli_args: list[str], run_dir: Path) -> dict:
+    """`rnn-tune CLI_ARGS` from `root`, sampled; its phases and results read from `run_dir`."""
+    command = [sys.executable, "-m", "tune.cli.main", *cli_args]
     sampler = Sampler()
     sampler.start()
     started = time.time()
@@ -95,7 +100,6 @@ def run_one(root: Path, data_dir: str, storage: Path, name: str, sweep_args: lis
     sampler.join()
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
-    run_dir = storage / name
     records = read_records(run_dir / RECORDS_FILE)
     first = min(r["time"] for r in records if r["event"] == "start")
     last = max(r["time"] for r in records if r["event"] in ("complete", "error"))
