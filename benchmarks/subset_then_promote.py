@@ -68,7 +68,8 @@ def main() -> int:
     runs = {
         "cold": (["sweep", *base, "--time-budget", f"{args.minutes:g}m", "--name", "cold"], "cold"),
         "subset": (
-            ["sweep", *base, "--time-budget", half, "--max-train-samples", quarter, "--name", "sub"],
+            ["sweep", *base, "--time-budget", half, "--max-train-samples", quarter]
+            + ["--name", "sub"],
             "sub",
         ),
         "promote": (
