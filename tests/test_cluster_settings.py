@@ -75,7 +75,7 @@ def s3_endpoint():
 
 
 @pytest.mark.slow
-def test_sweep_keeps_checkpoints_in_s3(s3_endpoint, tmp_path):
+def test_sweep_and_promote_keep_checkpoints_in_s3(s3_endpoint, tmp_path):
     import boto3
 
     s3 = boto3.client(
@@ -129,3 +129,16 @@ def test_sweep_keeps_checkpoints_in_s3(s3_endpoint, tmp_path):
         timeout=120,
     )
     assert predicted.returncode == 0, predicted.stderr
+    promoted = subprocess.run(  # a run started from a cloud-storage run, into the same bucket
+        ["rnn-tune", "promote", str(tmp_path / "s3run"), "--top", "2", "--name", "promoted",
+         "--no-dashboard", "--no-report", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )  # fmt: skip
+    assert promoted.returncode == 0, promoted.stderr[-3000:]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="runs")["Contents"]]
+    assert any(k.startswith("sweeps/promoted/") and k.endswith("/model.pt") for k in keys)
+    points = json.loads((tmp_path / "promoted" / "summary.json").read_text())["warm_start"]
+    assert len(points["points"]) == 2 and all(p["test_acc"] for p in points["points"])

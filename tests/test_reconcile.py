@@ -35,6 +35,7 @@ def test_resume_after_a_kill_in_the_end_phase_repairs_every_disagreement(tmp_pat
         ["rnn-tune", "sweep", "--storage", str(tmp_path), "--name", "run", *ARGS],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "RNN_TUNE_FAULT": "end_pause:120"},
     )
     deadline = time.time() + 300
     while time.time() < deadline and not (run_dir / "best").exists():

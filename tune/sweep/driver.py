@@ -46,7 +46,7 @@ from tune.sweep.ray_state import ExperimentStateGuard, repair_state
 from tune.sweep.reconcile import reconcile
 from tune.sweep.records import LiveProgress, TrialRecorder, ended_trials, unfinished_trials
 from tune.sweep.search_space import family_first_points, largest_train, tune_space
-from tune.sweep.trial import run_trial
+from tune.sweep.trial import FAULT_ENV, run_trial
 from tune.sweep.trial_monitor import named_trial_actor
 from tune.sweep.warm_start import seed_study
 from tune.train.checkpoint import export_checkpoint
@@ -230,6 +230,7 @@ def _sweep_and_finish(
     ensemble = _ensemble(rows, scores, run_dir, cfg, pruner, doomed)
     keep_source = is_uri(cfg.sweep.storage)
     best_by_family = _score_best(rows, scores, run_dir, doomed, keep_source)
+    _inject_end_pause()
     baseline = baseline_job.result()
     _pair_with_final(baseline, ensemble, best_by_family)
     summary = write_summary(
@@ -249,6 +250,15 @@ def _sweep_and_finish(
     if not is_uri(cfg.sweep.storage) and (strays := _remove_strays(run_dir, rows)):
         print(f"removed {strays} checkpoint(s) no trial holds (saved after Ray's last snapshot)")
     return SweepOutcome(run_dir, summary)
+
+
+def _inject_end_pause() -> None:
+    """Testing hook: RNN_TUNE_FAULT=end_pause:SECONDS holds the end phase after each family's
+    best is exported and before summary.json, so a test can kill the driver there (the end
+    phase itself takes about a second on a small run)."""
+    spec = os.environ.get(FAULT_ENV, "")
+    if spec.startswith("end_pause:"):
+        time.sleep(float(spec.split(":", 1)[1]))
 
 
 def _remove_strays(run_dir: Path, rows: list[dict[str, Any]]) -> int:
