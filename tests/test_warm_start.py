@@ -162,7 +162,7 @@ def test_start_points_skip_configurations_outside_the_new_space(source):
         source_cfg,
         {"sweep": {"top": 4, "search": {**source_cfg.sweep.search, "model": {"choice": [keep]}}}},
     )
-    found = start_points(narrower, small)
+    found = start_points(narrower, small, source_cfg)
     expected = [t for t in ranked[:4] if t["config"]["model"] == keep]
     assert [p["trial_id"] for p in found["points"]] == [t["trial_id"] for t in expected]
     assert found["skipped"] == 4 - len(expected)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 from data.settings import Spec, specs
@@ -137,6 +138,28 @@ def overrides_from_env() -> dict[str, dict]:
             if spec.env and os.environ.get(spec.env):
                 out.setdefault(section, {})[spec.name] = os.environ[spec.env]
     return out
+
+
+def absolute_paths(cfg: Config) -> Config:
+    """Every path setting made absolute (cloud storage URIs left alone), so a run's config.json
+    works from any directory (`--resume`, `promote`)."""
+
+    def absolute(value: str) -> str:
+        return str(Path(value).expanduser().resolve())
+
+    data = {
+        k: absolute(v)
+        for k in ("data_dir", "cache_dir", "train_file", "test_file")
+        if (v := getattr(cfg.data, k))
+    }
+    train = {"vectors": absolute(cfg.train.vectors)} if cfg.train.vectors else {}
+    s = cfg.sweep
+    sweep = {
+        "storage": s.storage if "://" in s.storage else absolute(s.storage),
+        "local_dir": absolute(s.local_dir),
+        **({"warm_start": absolute(s.warm_start)} if s.warm_start else {}),
+    }
+    return merge(cfg, {"data": data, "train": train, "sweep": sweep})
 
 
 def config_from_args(

@@ -15,7 +15,12 @@ import argparse
 import time
 from pathlib import Path
 
-from tune.cli.options import add_section_options, overrides_from_args, section_specs
+from tune.cli.options import (
+    absolute_paths,
+    add_section_options,
+    overrides_from_args,
+    section_specs,
+)
 from tune.config import Config, ConfigError, merge
 
 # Hyperparameters were chosen for the source's vocabulary: promote keeps it as it was built.
@@ -76,20 +81,12 @@ def promote_config(args: argparse.Namespace) -> Config:
         if "max_train_samples" in given["data"]:
             raise ConfigError("--all-rows and --max-train-samples exclude each other; pass one")
         given["data"]["max_train_samples"] = None
-    cfg = merge(source_cfg, {"data": given["data"], "train": train, "sweep": sweep})
+    cfg = absolute_paths(merge(source_cfg, {"data": given["data"], "train": train, "sweep": sweep}))
     s = cfg.sweep
-    storage = s.storage if "://" in s.storage else str(Path(s.storage).expanduser().resolve())
-    paths = {
-        k: str(Path(v).expanduser().resolve())
-        for k in ("data_dir", "cache_dir", "train_file", "test_file")
-        if (v := given["data"].get(k))
-    }
     return merge(
         cfg,
         {
-            "data": paths,
             "sweep": {
-                "storage": storage,
                 "name": s.name or f"{source.name}-promoted-{time.strftime('%Y%m%d-%H%M%S')}",
                 "num_samples": s.top,
                 "grace_period": s.grace_period

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from tune.cli.options import (
+    absolute_paths,
     add_section_options,
     config_from_args,
     overrides_from_args,
@@ -58,26 +59,13 @@ def sweep_config(args: argparse.Namespace) -> Config:
     if fixed:
         search = {k: v for k, v in cfg.sweep.search.items() if k not in fixed}
         cfg = merge(cfg, {"sweep": {"search": search}})
-    paths = {
-        k: str(Path(v).expanduser().resolve())
-        for k in ("data_dir", "cache_dir", "train_file", "test_file")
-        if (v := getattr(cfg.data, k))
-    }
-    train = {"vectors": str(Path(v).expanduser().resolve())} if (v := cfg.train.vectors) else {}
-    storage = cfg.sweep.storage
-    if "://" not in storage:
-        storage = str(Path(storage).expanduser().resolve())
-    local_dir = str(Path(cfg.sweep.local_dir).expanduser().resolve())
     if args.resume_existing and not cfg.sweep.name:
         raise ConfigError(
             "--resume-existing needs --name (or [sweep] name in --config): the run to continue "
             "is STORAGE/NAME"
         )
     name = cfg.sweep.name or time.strftime("sweep-%Y%m%d-%H%M%S")
-    sweep = {"storage": storage, "local_dir": local_dir, "name": name}
-    if cfg.sweep.warm_start:
-        sweep["warm_start"] = str(Path(cfg.sweep.warm_start).expanduser().resolve())
-    return merge(cfg, {"data": paths, "train": train, "sweep": sweep})
+    return absolute_paths(merge(cfg, {"sweep": {"name": name}}))
 
 
 def run(args: argparse.Namespace) -> int:

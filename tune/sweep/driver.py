@@ -417,10 +417,8 @@ def _new_tuner(
             stop=BudgetStopper(budget) if budget else None,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             # Ray keeps each trial's best and latest, and with num_to_keep=1 it snapshots the
-            # experiment
-            # state after every checkpoint (so a resumed trial never names a deleted one); the
-            # pruner
-            # trims further, behind those snapshots (tune/sweep/pruning.py).
+            # experiment state after every checkpoint (so a resumed trial never names a deleted
+            # one); the pruner trims further, behind those snapshots (tune/sweep/pruning.py).
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1, checkpoint_score_attribute="val_acc", checkpoint_score_order="max"
             ),

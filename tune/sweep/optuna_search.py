@@ -29,10 +29,10 @@ class WholeCurveOptunaSearch(OptunaSearch):
         """Ray's suggestion, with the Ray trial id stored on the Optuna trial: after a killed
         driver, `--resume` matches the study's trials with Ray's (tune/sweep/reconcile.py).
         With a time budget, none once a new trial could not reach its first rung in time."""
-        budget = getattr(self, "budget", None)  # a searcher pickled before budgets had none
-        if budget is not None and trial_id not in self._ot_trials and not budget.can_start():
-            return Searcher.FINISHED
         new = trial_id not in self._ot_trials
+        budget = getattr(self, "budget", None)  # a searcher pickled before budgets had none
+        if new and budget is not None and not budget.can_start():
+            return Searcher.FINISHED
         params = super().suggest(trial_id)
         if new and trial_id in self._ot_trials:
             self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ATTR, trial_id)

@@ -77,10 +77,9 @@ def source_config(source: Path) -> Config:
         raise ConfigError(f"cannot start from {source}: {exc}") from None
 
 
-def start_points(cfg: Config, source: Path) -> dict[str, Any]:
-    """`cfg.sweep.start_points` for a run starting from `source`: its `top` best configurations
-    that fit this run's search space, and how many did not."""
-    source_cfg = source_config(source)
+def start_points(cfg: Config, source: Path, source_cfg: Config) -> dict[str, Any]:
+    """`cfg.sweep.start_points` for a run starting from `source` (whose config is `source_cfg`):
+    its `top` best configurations that fit this run's search space, and how many did not."""
     ranked = ranked_trials(source, list(source_cfg.sweep.search))
     if not ranked:
         raise ConfigError(
@@ -100,10 +99,11 @@ def resolve(cfg: Config) -> Config:
     """`cfg` with its start points from `cfg.sweep.warm_start` and how many finished source
     trials TPE will be given (none where the data or the search space differ)."""
     source = Path(cfg.sweep.warm_start)
-    found = start_points(cfg, source)
+    source_cfg = source_config(source)
+    found = start_points(cfg, source, source_cfg)
     known = 0
     searches = cfg.sweep.trial_cap is None or cfg.sweep.trial_cap > len(found["points"])
-    if searches and comparable(cfg, source_config(source)):
+    if searches and comparable(cfg, source_cfg):
         known = sum(t.state == TrialState.COMPLETE for t in read_study(source) or [])
     return merge(cfg, {"sweep": {"start_points": {**found, "known_trials": known}}})
 
