@@ -115,9 +115,12 @@ def budget_text(budget: dict[str, Any]) -> str:
     )
 
 
-def verdict(final_acc: float, base_acc: float, paired: dict[str, Any] | None) -> str:
+def verdict(
+    final_acc: float, base_acc: float, paired: dict[str, Any] | None, who: str = "the final model"
+) -> str:
     """Did tuning pay off? Decided by the paired test on the same test rows
-    (tune/outcome/baseline.py) where the run has one; older runs have only the sign of the gap."""
+    (tune/outcome/baseline.py) where the run has one; older runs have only the sign of the gap.
+    `who`: the model compared with the baseline, as the sentence names it."""
     gap = f"{100 * (final_acc - base_acc):+.2f} points on test"
     if not paired:
         word = "tuning paid off" if final_acc > base_acc else "tuning did not beat it"
@@ -130,8 +133,8 @@ def verdict(final_acc: float, base_acc: float, paired: dict[str, Any] | None) ->
     else:
         word = "the baseline is better"
     return (
-        f"{word} ({gap}; {paired['final_only_right']:,} test rows right only by the final "
-        f"model, {paired['baseline_only_right']:,} only by the baseline: McNemar p = {p:.2g})"
+        f"{word} ({gap}; {paired['final_only_right']:,} test rows right only by {who}, "
+        f"{paired['baseline_only_right']:,} only by the baseline: McNemar p = {p:.2g})"
     )
 
 
@@ -146,7 +149,21 @@ def headline(run: Run) -> list[str]:
     checkpoint = best["checkpoint"]
     settings = {**run.config.get("train", {}), **best["config"]}
     ensemble = summary.get("ensemble")
-    if final_model(summary).kind == "ensemble":
+    chosen = summary.get("final")
+    if chosen:
+        final = Score(chosen["test_acc"], chosen.get("n_test") or score.n)
+        name, details = describe_final(chosen)
+        lines = [
+            f"**Use the {name}**{f' ({details})' if details else ''}: "
+            f"test accuracy **{final.text()}** "
+            f"on {final.n:,} test rows; validation {chosen['val_acc']:.2%}. "
+            + chosen_by_text(chosen),
+            *rnn_lines(chosen, summary),
+            f'Classify with `rnn-tune predict {run.path} "some text"`. Best single trial: the '
+            f"{family.upper()} of trial {best['trial_id']} ({describe_settings(settings)}), test "
+            f"{score.text()}, validation {best['val_acc']:.2%}, checkpoint `{checkpoint}`.",
+        ]
+    elif final_model(summary).kind == "ensemble":
         final = Score(ensemble["test_acc"], ensemble.get("n_test") or score.n)
         members = ", ".join(f"{m['family'].upper()} {m['trial_id']}" for m in ensemble["members"])
         lines = [
@@ -189,6 +206,86 @@ def headline(run: Run) -> list[str]:
         lines.append(started_from_line(warm))
     lines.append("Cost: " + cost_line(run) + ".")
     return lines
+
+
+KIND_NAMES = {
+    "trial": "best single trial",
+    "ensemble": "ensemble of the top trials",
+    "linear": "linear model",
+    "blend": "blend of the ensemble and the linear model",
+    "greedy": "greedy weighted ensemble",
+}
+
+
+def _member(m: dict[str, Any]) -> str:
+    return "linear model" if m["family"] == "linear" else f"{m['family'].upper()} {m['trial_id']}"
+
+
+def describe_final(final: dict[str, Any]) -> tuple[str, str]:
+    """The final model in words: (its name, its members and how they were weighted)."""
+    members = final["members"]
+    kind = final["kind"]
+    if kind == "trial":
+        m = members[0]
+        return f"{m['family'].upper()} of trial {m['trial_id']}", ""
+    if kind == "linear":
+        return "run's linear model", (
+            "TF-IDF + linear SVM, its margins calibrated into probabilities on validation"
+        )
+    if kind == "ensemble":
+        return f"ensemble of the top {len(members)} trials", (
+            f"{', '.join(map(_member, members))}; their class probabilities averaged, k chosen "
+            "on validation"
+        )
+    if kind == "blend":
+        rnn = [m for m in members if m["family"] != "linear"]
+        w = sum(m["weight"] for m in rnn) / sum(m["weight"] for m in members)
+        return f"blend of the top {len(rnn)} trials' ensemble and the linear model", (
+            f"{w:.0%} ensemble ({', '.join(map(_member, rnn))}), {1 - w:.0%} TF-IDF + linear "
+            "SVM; class probabilities averaged, the weight chosen on validation"
+        )
+    total = sum(m["weight"] for m in members)
+    parts = ", ".join(
+        f"{_member(m)} {m['weight'] / total:.0%}"
+        for m in sorted(members, key=lambda m: -m["weight"])
+    )
+    return "greedy weighted ensemble", (
+        f"selection with replacement on validation, Caruana et al. 2004: {parts}"
+    )
+
+
+def chosen_by_text(final: dict[str, Any]) -> str:
+    """How the final model was chosen: which options validation compared, and whether the paired
+    test on test rows overrode it."""
+    options = ", ".join(
+        f"{KIND_NAMES[o['kind']]} {o['val_acc']:.2%}" for o in final.get("options", [])
+    )
+    text = f"Chosen on validation among: {options}." if options else ""
+    if final.get("chosen_by") == "paired test":
+        text += (
+            " Validation's choice was significantly worse on test than this model (McNemar "
+            "p < 0.05), so the paired test chose it: its test score has been used to choose and "
+            "is an optimistic estimate."
+        )
+    return text
+
+
+def rnn_lines(final: dict[str, Any], summary: dict[str, Any]) -> list[str]:
+    """Did tuning the RNNs pay off? The RNNs alone (their ensemble, else the best trial) against
+    the baseline, paired on the same test rows."""
+    rnn = final.get("rnn")
+    if not rnn:
+        return []
+    what = "their ensemble" if rnn["kind"] == "ensemble" else "the best single trial"
+    out = []
+    for name, b in (summary.get("baselines") or {}).items():
+        out.append(
+            f"The RNNs alone ({what}): test {rnn['test_acc']:.2%}, validation "
+            f"{rnn['val_acc']:.2%}; against {baseline_label(name)}: "
+            + verdict(rnn["test_acc"], b["test_acc"], b.get("vs_rnn"), "the RNNs")
+            + "."
+        )
+    return out
 
 
 def started_from_line(warm: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from results.run_files import CONFIG_FILE, RECORDS_FILE, SUMMARY_FILE
+from results.run_files import CONFIG_FILE, OPTIONS, RECORDS_FILE, SUMMARY_FILE
 
 HYPERPARAMETERS = (
     "model",
@@ -163,6 +163,28 @@ def check_summary(path: Path, summary: dict[str, Any]) -> None:
         ),
         path,
         "ensemble is not {k, members: [{trial_id, family, checkpoint}], val_acc, test_acc}",
+    )
+    final = summary.get("final")
+    _expect(
+        final is None
+        or (
+            isinstance(final, dict)
+            and final.get("kind") in OPTIONS
+            and all(_is_number(final.get(k)) for k in ("val_acc", "test_acc"))
+            and isinstance(final.get("members"), list)
+            and len(final["members"]) > 0
+            and all(
+                isinstance(m, dict)
+                and isinstance(m.get("trial_id"), str)
+                and isinstance(m.get("family"), str)
+                and isinstance(m.get("checkpoint"), str)
+                and _is_number(m.get("weight"))
+                and m["weight"] > 0
+                for m in final["members"]
+            )
+        ),
+        path,
+        "final is not {kind, members: [{trial_id, family, checkpoint, weight}], val_acc, test_acc}",
     )
     _expect(
         all(_is_number(summary.get(k, 0)) for k in ("trials", "wall_s")),

@@ -14,7 +14,8 @@ A sweep's run directory:
     tuner.pkl, experiment_state-*.json, searcher-state-*.pkl   Ray's state for --resume
     SWEEP_TRIALID/checkpoint_*/model.pt (+ optimizer.pt while the trial can resume)
     best/FAMILY/model.pt          each family's best trial, standalone (vocab inside)
-    ensemble/TRIALID/model.pt     the ensemble's members, standalone
+    ensemble/TRIALID/model.pt     the RNN members of the ensemble and the final model, standalone
+    linear/model.npz     the run's linear model (TF-IDF + linear SVM, calibrated), arrays only
     budget.json          a time-budget sweep's seconds used, kept across --resume
     summary.json         what was found (SUMMARY_KEYS)
     report.md, report.html, trials.csv, *.png   the report (rnn-tune report)
@@ -42,6 +43,9 @@ OPTIMIZER_FILE = "optimizer.pt"
 METRICS_FILE = "metrics.json"  # rnn-tune train's scores
 BEST_DIR = "best"
 ENSEMBLE_DIR = "ensemble"
+LINEAR_DIR, LINEAR_FILE = "linear", "model.npz"
+LINEAR_MEMBER = "linear"  # the linear model's name among a final model's members
+OPTIONS = ("trial", "ensemble", "linear", "blend", "greedy")  # final model kinds, simple first
 TRIALS_CSV, REPORT_MD, REPORT_HTML = "trials.csv", "report.md", "report.html"
 EFFECTS_PNG = "effects.png"
 
@@ -56,6 +60,8 @@ SUMMARY_KEYS = (
     "test_confusion",  # family -> {class_names, matrix}
     "baselines",  # name -> {val_acc, test_acc, n_test, vs_final, ...}
     "ensemble",  # {k, members, val_acc, test_acc, n_test, val_acc_by_k}, or null
+    "final",  # {kind, members: [{trial_id, family, weight, checkpoint}], val_acc, test_acc,
+    #           n_test, chosen_by, options, rnn}: the model to ship (tune/outcome/final.py)
     "errors",  # trial_id -> its error line
     "optuna_storage",
     "optuna_study",
@@ -69,10 +75,11 @@ BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", 
 
 @dataclass(frozen=True)
 class FinalModel:
-    """The model a run recommends: its members (one for a single trial) and its scores."""
+    """The model a run recommends: its members, each with a weight in the average of their class
+    probabilities (one member for a single model), and its scores."""
 
-    kind: str  # "ensemble" or "trial"
-    members: list[dict[str, Any]]  # each with trial_id, family, checkpoint
+    kind: str  # one of OPTIONS
+    members: list[dict[str, Any]]  # each with trial_id, family, checkpoint, weight
     val_acc: float
     test_acc: float
 
@@ -82,17 +89,23 @@ class FinalModel:
 
 
 def ensemble_is_final(ensemble: dict[str, Any] | None) -> bool:
-    """The rule: the ensemble is final when validation chose more than one member (k > 1);
-    otherwise the best single trial is."""
+    """The rule before summary.json had `final` (and the RNNs-alone model since): the ensemble
+    when validation chose more than one member (k > 1); otherwise the best single trial."""
     return bool(ensemble) and ensemble["k"] > 1
 
 
 def final_model(summary: dict[str, Any] | None) -> FinalModel | None:
-    """summary.json's final model by `ensemble_is_final`; None before any trial finished."""
-    if not summary or not summary.get("best"):
+    """summary.json's final model; None before any model finished. Runs written before `final`
+    existed: the ensemble or the best trial, by `ensemble_is_final`, equal weights."""
+    if not summary:
+        return None
+    final = summary.get("final")
+    if final:
+        return FinalModel(final["kind"], final["members"], final["val_acc"], final["test_acc"])
+    if not summary.get("best"):
         return None
     ensemble, best = summary.get("ensemble"), summary["best"]
     if ensemble_is_final(ensemble):
-        members, val_acc, test_acc = ensemble["members"], ensemble["val_acc"], ensemble["test_acc"]
-        return FinalModel("ensemble", members, val_acc, test_acc)
-    return FinalModel("trial", [best], best["val_acc"], best["test_acc"])
+        members = [{**m, "weight": 1.0} for m in ensemble["members"]]
+        return FinalModel("ensemble", members, ensemble["val_acc"], ensemble["test_acc"])
+    return FinalModel("trial", [{**best, "weight": 1.0}], best["val_acc"], best["test_acc"])

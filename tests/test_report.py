@@ -10,18 +10,20 @@ import stat
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from browser import chromium_page, needs_chromium
 
 from data.prepare import prepare_data
+from models.linear import LinearTextModel
 from results.load import load_run
 from results.run_files import final_model
 from results.tables import family_comparison, leaderboard
 from tune.config import read_config_json
 from tune.outcome.baseline import fit_baseline, paired_with_final
-from tune.outcome.ensemble import correct_rows
 from tune.train.checkpoint import load_checkpoint
+from tune.train.inference import probabilities
 
 pytestmark = pytest.mark.slow
 
@@ -248,21 +250,38 @@ def test_report_reads_only_the_runs_own_study_and_writes_no_database(run_dir, tm
     assert "Optuna's importances" not in (copy / "report.md").read_text()
 
 
+def final_test_probs(summary: dict, data) -> np.ndarray:
+    """The final model rescored from its files: each member's test probabilities (an RNN
+    checkpoint, or the linear model's arrays), averaged with the members' weights."""
+    total = 0.0
+    members = final_model(summary).members
+    for m in members:
+        if m["family"] == "linear":
+            probs = LinearTextModel.load(m["checkpoint"]).probabilities(
+                data.test.ids, data.test.offsets
+            )
+        else:
+            probs = probabilities(load_checkpoint(m["checkpoint"]).model, data.test)
+        total = total + m["weight"] * probs
+    return total / sum(m["weight"] for m in members)
+
+
 def test_paired_test_against_the_baseline_is_rescored_row_by_row(run_dir):
     """summary.json's paired test is the final model's and the baseline's test rows, aligned."""
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = read_config_json(run_dir / "config.json")
     data = prepare_data(cfg.data)
-    models = [load_checkpoint(c).model for c in final_model(summary).checkpoints]
+    final_correct = final_test_probs(summary, data).argmax(1) == data.test.labels
+    assert final_correct.mean() == pytest.approx(summary["final"]["test_acc"])
     baseline = fit_baseline(data, cfg.train.seed)
-    expected = paired_with_final(baseline.pop("test_correct"), correct_rows(models, data.test))
+    expected = paired_with_final(baseline.pop("test_correct"), final_correct)
     assert summary["baselines"]["tfidf_linear_svm"]["vs_final"] == expected
     assert 0 < expected["final_only_right"] + expected["baseline_only_right"] < len(data.test)
     first = (run_dir / "report.md").read_text().split("\n## ")[0]
     assert f"only by the baseline: McNemar p = {expected['p_value']:.2g})" in first
 
 
-def test_ensemble_is_chosen_on_validation_and_predict_run_dir_uses_it(run_dir):
+def test_ensemble_is_chosen_on_validation(run_dir):
     summary = json.loads((run_dir / "summary.json").read_text())
     ensemble = summary["ensemble"]
     by_k = {int(k): v for k, v in ensemble["val_acc_by_k"].items()}
@@ -277,12 +296,26 @@ def test_ensemble_is_chosen_on_validation_and_predict_run_dir_uses_it(run_dir):
     for member in ensemble["members"]:
         assert Path(member["checkpoint"]).is_file()
         assert Path(member["checkpoint"]).parent == run_dir / "ensemble" / member["trial_id"]
+
+
+def test_predict_run_dir_serves_the_final_model_with_its_weights(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    final = summary["final"]
+    assert final["val_acc"] == max(o["val_acc"] for o in final["options"]) or (
+        final["chosen_by"] == "paired test"
+    )
     text = "a text to classify"
     combined = json.loads(rnn_tune("predict", str(run_dir), text, "--json").stdout)
     alone = [
         json.loads(rnn_tune("predict", m["checkpoint"], text, "--json").stdout)["probabilities"]
-        for m in ensemble["members"]
+        for m in final["members"]
     ]
+    total = sum(m["weight"] for m in final["members"])
     for name, p in combined["probabilities"].items():
-        assert p == pytest.approx(sum(a[name] for a in alone) / len(alone), abs=1e-6)
+        expected = sum(m["weight"] * a[name] for m, a in zip(final["members"], alone)) / total
+        assert p == pytest.approx(expected, abs=1e-6)
     assert combined["label"] == max(combined["probabilities"], key=combined["probabilities"].get)
+    linear = json.loads(
+        rnn_tune("predict", str(run_dir / "linear" / "model.npz"), text, "--json").stdout
+    )
+    assert sum(linear["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)

@@ -3,14 +3,20 @@
 Every sweep fits it on its own train split, picks C on its validation split only and scores test
 once, so every report answers "did tuning pay off?". It reads the same token ids the trials read
 (the run's vocab: words it maps to `<unk>` are one token here too).
+
+It is also a model of the run: kept as data (models/linear.py, RUN_DIR/linear/model.npz) with
+its margins calibrated into probabilities on validation, so the final model may blend it with the
+RNNs (tune/outcome/final.py) and `rnn-tune predict` can serve it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +24,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from data.encode import EncodedSplit
+from data.files import atomic_write_bytes
 from data.prepare import PreparedData
+from models.linear import LinearTextModel, fit_temperature
 from results.stats import mcnemar_p
 
 NAME = "tfidf_linear_svm"
@@ -30,9 +38,13 @@ def _documents(split: EncodedSplit) -> list[str]:
     return [" ".join(map(str, split.sequence(i))) for i in range(len(split))]
 
 
-def fit_baseline(data: PreparedData, seed: int = 0) -> dict[str, Any]:
-    """-> {name, C, val_acc, test_acc, val_acc_by_C, fit_s, test_correct}: C chosen on validation
-    only; `test_correct` (bool per test row) is for the paired test against the final model."""
+def fit_baseline(
+    data: PreparedData, seed: int = 0, ngrams: int = 1, save_to: Path | None = None
+) -> dict[str, Any]:
+    """-> {name, C, temperature, val_acc, test_acc, val_acc_by_C, fit_s, model, test_correct,
+    val_probs, test_probs}: C and the temperature chosen on validation only; `test_correct` (bool
+    per test row) is for paired tests, the probabilities ((rows, classes) per split, from the saved
+    model's own scoring) for the final model. `save_to`: where the model is written (`model`)."""
     started = time.perf_counter()
     vectorizer = TfidfVectorizer(
         ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+", lowercase=False
@@ -45,17 +57,52 @@ def fit_baseline(data: PreparedData, seed: int = 0) -> dict[str, Any]:
         by_c[c] = float(np.mean(model.predict(val) == data.val.labels))
         models[c] = model
     best_c = max(C_GRID, key=lambda c: (by_c[c], -c))
-    test = vectorizer.transform(_documents(data.test))
-    correct = models[best_c].predict(test) == data.test.labels
+    chosen = models[best_c]
+    linear = as_data(vectorizer, chosen, data, ngrams)
+    linear = dataclasses.replace(
+        linear, temperature=fit_temperature(chosen.decision_function(val), data.val.labels)
+    )
+    if save_to is not None:
+        atomic_write_bytes(save_to, linear.to_bytes())
+    val_probs = linear.probabilities(data.val.ids, data.val.offsets)
+    test_probs = linear.probabilities(data.test.ids, data.test.offsets)
+    correct = test_probs.argmax(1) == data.test.labels
     return {
         "name": NAME,
         "C": best_c,
-        "val_acc": by_c[best_c],
+        "temperature": linear.temperature,
+        "val_acc": float(np.mean(val_probs.argmax(1) == data.val.labels)),
         "test_acc": float(np.mean(correct)),
         "val_acc_by_C": {str(c): acc for c, acc in by_c.items()},
         "fit_s": time.perf_counter() - started,
+        "model": str(save_to) if save_to is not None else None,
         "test_correct": correct,
+        "val_probs": val_probs,
+        "test_probs": test_probs,
     }
+
+
+def as_data(
+    vectorizer: TfidfVectorizer, classifier: LinearSVC, data: PreparedData, ngrams: int
+) -> LinearTextModel:
+    """The fitted pair as arrays (models/linear.py): each feature's gram key, idf and weights, in
+    key order; temperature 1 until calibrated."""
+    size = len(data.vocab)
+    keys = np.empty(len(vectorizer.vocabulary_), dtype=np.int64)
+    for term, column in vectorizer.vocabulary_.items():
+        first, _, second = term.partition(" ")
+        keys[column] = int(first) * (size + 1) + (int(second) + 1 if second else 0)
+    order = np.argsort(keys)
+    return LinearTextModel(
+        keys=keys[order],
+        idf=vectorizer.idf_[order].astype(np.float32),
+        coef=classifier.coef_[:, order].astype(np.float32),
+        intercept=classifier.intercept_.astype(np.float32),
+        temperature=1.0,
+        itos=tuple(data.vocab.itos),
+        class_names=tuple(data.class_names),
+        ngrams=ngrams,
+    )
 
 
 class BaselineJob:
@@ -63,11 +110,15 @@ class BaselineJob:
     it takes only CPU the trials leave idle (Ray's start-up, the last trial running alone), so
     the end of the sweep finds it done. Forked before Ray starts (no threads to copy yet)."""
 
-    def __init__(self, data: PreparedData, seed: int = 0):
-        self.data, self.seed = data, seed
+    def __init__(
+        self, data: PreparedData, seed: int = 0, ngrams: int = 1, save_to: Path | None = None
+    ):
+        self.data, self.seed, self.ngrams, self.save_to = data, seed, ngrams, save_to
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_fit_in_child, args=(data, seed, send), daemon=True)
+        self._process = context.Process(
+            target=_fit_in_child, args=(data, seed, ngrams, save_to, send), daemon=True
+        )
         self._process.start()
         send.close()
 
@@ -81,7 +132,9 @@ class BaselineJob:
         except EOFError:
             found = None
         self._process.join()
-        return found if found is not None else fit_baseline(self.data, self.seed)
+        if found is not None:
+            return found
+        return fit_baseline(self.data, self.seed, self.ngrams, self.save_to)
 
     def close(self) -> None:
         if self._process.is_alive():
@@ -89,11 +142,11 @@ class BaselineJob:
         self._process.join()
 
 
-def _fit_in_child(data: PreparedData, seed: int, send) -> None:
+def _fit_in_child(data: PreparedData, seed: int, ngrams: int, save_to: Path | None, send) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     os.nice(19)
     try:
-        send.send(fit_baseline(data, seed))
+        send.send(fit_baseline(data, seed, ngrams, save_to))
     except Exception:
         send.send(None)
 

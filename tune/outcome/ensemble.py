@@ -89,8 +89,7 @@ def build_ensemble(
     candidates: list[Candidate], scores: Scores, run_dir: Path
 ) -> dict[str, Any] | None:
     """Choose k on validation, export the members to RUN_DIR/ensemble/TRIAL/ (standalone, vocab
-    inside), score the average once on test (`test_correct`: bool per test row, for the paired
-    test against the baseline). None with fewer than two candidates."""
+    inside) and score the average once on test. None with fewer than two candidates."""
     ranked = sorted(candidates, key=lambda c: -c.val_acc)
     if len(ranked) < 2:
         return None
@@ -117,5 +116,4 @@ def build_ensemble(
         "test_acc": float(np.mean(correct)),
         "n_test": len(data.test),
         "val_acc_by_k": {str(n): acc for n, acc in by_k.items()},
-        "test_correct": correct,
     }

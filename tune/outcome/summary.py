@@ -20,13 +20,14 @@ def write_summary(
     wall_s: float,
     baselines: dict[str, dict[str, Any]] | None = None,
     ensemble: dict[str, Any] | None = None,
+    final: dict[str, Any] | None = None,
     budget: dict[str, Any] | None = None,
     warm_start: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`baselines`: name -> {val_acc, test_acc, n_test, vs_final, ...} of the simple models fitted
     on the same splits (tune/outcome/baseline.py), beside the tuned ones; `ensemble`: the top
     trials' averaged probabilities (tune/outcome/ensemble.py: k, members, val_acc, test_acc), or
-    None."""
+    None; `final`: the model to ship (tune/outcome/final.py), or None."""
     counts = {
         status: sum(r["status"] == status for r in rows)
         for status in ("completed", "stopped_early", "errored")
@@ -44,6 +45,7 @@ def write_summary(
         },
         "baselines": baselines or {},
         "ensemble": ensemble,
+        "final": final,
         "errors": {r["trial_id"]: r["error"] for r in rows if r["error"]},
         "optuna_storage": optuna_storage,
         "optuna_study": optuna_study,

@@ -26,10 +26,11 @@ from ray.tune.trainable import wrap_function
 
 from data.prepare import PreparedData
 from results.load import trial_status
-from results.run_files import BEST_DIR, VOCAB_FILE, ensemble_is_final
+from results.run_files import BEST_DIR, LINEAR_DIR, LINEAR_FILE, VOCAB_FILE
 from tune.config import Config, ConfigError
 from tune.outcome.baseline import BaselineJob, paired_with_final
 from tune.outcome.ensemble import Candidate, Scores, build_ensemble
+from tune.outcome.final import Pool, final_model
 from tune.outcome.summary import write_summary
 from tune.run_dir import is_uri, trial_dir_name, write_driver_file
 from tune.sweep.budget import Budget, BudgetStopper
@@ -154,7 +155,9 @@ def _disk_full(exc: BaseException | None) -> bool:
 def _run_sweep(
     cfg: Config, run_dir: Path, data: PreparedData, resume: bool, quiet: bool
 ) -> SweepOutcome:
-    baseline_job = BaselineJob(data, cfg.train.seed)  # before Ray starts any thread
+    # Forked before Ray starts any thread; it also writes the run's linear model.
+    linear_path = run_dir / LINEAR_DIR / LINEAR_FILE
+    baseline_job = BaselineJob(data, cfg.train.seed, cfg.data.ngrams, linear_path)
     try:
         return _sweep_and_finish(cfg, run_dir, data, resume, quiet, baseline_job)
     finally:
@@ -227,12 +230,13 @@ def _sweep_and_finish(
     torch.set_num_threads(max(1, cpus - 1) if baseline_job.running() else cpus)
     scores = Scores(data)
     started_from = _started_from(rows, cfg, scores)
-    ensemble = _ensemble(rows, scores, run_dir, cfg, pruner, doomed)
+    baseline = baseline_job.result()
+    torch.set_num_threads(cpus)
+    ensemble, final = _ensemble_and_final(rows, scores, run_dir, cfg, pruner, doomed, baseline)
     keep_source = is_uri(cfg.sweep.storage)
     best_by_family = _score_best(rows, scores, run_dir, doomed, keep_source)
     _inject_end_pause()
-    baseline = baseline_job.result()
-    _pair_with_final(baseline, ensemble, best_by_family)
+    _pair_with_final(baseline, final)
     summary = write_summary(
         run_dir,
         rows,
@@ -242,6 +246,7 @@ def _sweep_and_finish(
         time.time() - started,
         baselines={baseline.pop("name"): {**baseline, "n_test": len(data.test)}},
         ensemble=ensemble,
+        final=final,
         budget=budget.report() if budget else None,
         warm_start=started_from,
     )
@@ -275,22 +280,18 @@ def _remove_strays(run_dir: Path, rows: list[dict[str, Any]]) -> int:
     return len(strays)
 
 
-def _pair_with_final(
-    baseline: dict[str, Any],
-    ensemble: dict[str, Any] | None,
-    best_by_family: dict[str, dict[str, Any]],
-) -> None:
-    """Move the per-row test results out of the records and add the paired test of the final
-    model (results/run_files.ensemble_is_final: the report's choice) to the baseline's."""
-    ensemble_correct = ensemble.pop("test_correct") if ensemble else None
+def _pair_with_final(baseline: dict[str, Any], final: dict[str, Any] | None) -> None:
+    """Move the per-row test results out of the records; add to the baseline's record its paired
+    tests against the final model (`vs_final`) and against the RNNs alone (`vs_rnn`)."""
     baseline_correct = baseline.pop("test_correct")
-    if ensemble_is_final(ensemble):
-        final_correct = ensemble_correct
-    elif best_by_family:
-        final_correct = max(best_by_family.values(), key=lambda r: r["val_acc"])["test_correct"]
-    else:
+    for key in ("val_probs", "test_probs"):
+        baseline.pop(key)
+    if not final:
         return
-    baseline["vs_final"] = paired_with_final(baseline_correct, final_correct)
+    baseline["vs_final"] = paired_with_final(baseline_correct, final.pop("test_correct"))
+    rnn_correct = final.pop("rnn_test_correct")
+    if rnn_correct is not None:
+        baseline["vs_rnn"] = paired_with_final(baseline_correct, rnn_correct)
 
 
 def _started_from(rows: list[dict[str, Any]], cfg: Config, scores: Scores) -> dict[str, Any] | None:
@@ -330,20 +331,23 @@ def _started_from(rows: list[dict[str, Any]], cfg: Config, scores: Scores) -> di
     }
 
 
-def _ensemble(
+def _ensemble_and_final(
     rows: list[dict[str, Any]],
     scores: Scores,
     run_dir: Path,
     cfg: Config,
     pruner: CheckpointPruner,
     doomed: list,
-) -> dict[str, Any] | None:
-    """The top trials' ensemble (tune/outcome/ensemble.py); then the checkpoints kept only as its
-    candidates are doomed (members are exported to RUN_DIR/ensemble/)."""
-    ranked = sorted(
-        (r for r in rows if r["checkpoint"] and r["val_acc"] is not None),
-        key=lambda r: -r["val_acc"],
-    )[: cfg.sweep.ensemble_candidates]
+    baseline: dict[str, Any],
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The top trials' ensemble (tune/outcome/ensemble.py) and the final model chosen among the
+    trials, the ensemble and the linear model (tune/outcome/final.py); then the checkpoints kept
+    only as their candidates are doomed (members are exported to RUN_DIR/ensemble/)."""
+    usable = [r for r in rows if r["checkpoint"] and r["val_acc"] is not None]
+    ranked = sorted(usable, key=lambda r: -r["val_acc"])[: cfg.sweep.ensemble_candidates]
+    family_best = {}
+    for row in sorted(usable, key=lambda r: -r["val_acc"]):
+        family_best.setdefault(row["family"], row["trial_id"])
     with ExitStack() as stack:
         candidates = [
             Candidate(
@@ -355,12 +359,15 @@ def _ensemble(
             for r in ranked
         ]
         ensemble = build_ensemble(candidates, scores, run_dir)
+        linear = baseline if baseline.get("model") else None
+        pool = Pool(scores, candidates, linear)
+        final = final_model(pool, ensemble, scores.data, run_dir, list(family_best.values()))
     if not is_uri(cfg.sweep.storage):
         for row in rows:
             if row["checkpoint"] and row["trial_id"] not in pruner.family_kept(row["family"]):
                 doomed.append(row["checkpoint"])
                 row["checkpoint"] = None
-    return ensemble
+    return ensemble, final
 
 
 def _new_tuner(

@@ -1,0 +1,260 @@
+"""The final model: the best classifier the run holds, chosen on validation only.
+
+A sweep holds RNN trials and a linear model (tune/outcome/baseline.py) that are about equally good
+and wrong on different rows, which is when a blend gains most (Mesnil et al. 2014). The options,
+few so that choosing among them on a validation split of a couple of thousand rows is not a
+lottery:
+
+    trial      the best single trial
+    ensemble   the top k trials averaged, k on validation (tune/outcome/ensemble.py)
+    linear     the run's linear model, calibrated on validation
+    blend      w * ensemble + (1 - w) * linear, w on validation
+    greedy     Caruana et al. 2004: rounds of adding, with replacement, the RNN candidate or the
+               linear model that most improves the running average on validation (weights are
+               counts), as AutoGluon builds its final models
+
+Every option is a weighted average of base models' class probabilities. The one with the highest
+validation accuracy is chosen (a tie goes to the simpler, in the order above); each option is then
+scored once on test. The paired test guards the recommendation: if another model the run holds is
+significantly better on test (McNemar p < 0.05), the final model is that one and `chosen_by` says
+so, since its test score has then been used to choose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.prepare import PreparedData
+from results.run_files import ENSEMBLE_DIR, LINEAR_MEMBER, OPTIONS
+from results.stats import mcnemar_p
+from tune.outcome.ensemble import Candidate, Scores
+from tune.train.checkpoint import export_checkpoint
+
+BLEND_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+GREEDY_ROUNDS = 25
+SIGNIFICANT = 0.05
+
+
+@dataclass(frozen=True)
+class Option:
+    """One candidate final model: base model name (a trial id, or LINEAR_MEMBER) -> weight."""
+
+    kind: str
+    weights: dict[str, float]
+    val_acc: float
+    detail: dict[str, Any]
+
+
+class Pool:
+    """The base models' class probabilities per split, (rows, classes) each: RNN candidates
+    through `Scores` (test scored when first asked), the linear model from its fit."""
+
+    def __init__(self, scores: Scores, candidates: list[Candidate], linear: dict[str, Any] | None):
+        self.scores, self.linear = scores, linear
+        self.candidates = {c.trial_id: c for c in candidates}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.candidates) + ([LINEAR_MEMBER] if self.linear else [])
+
+    def val(self, name: str) -> np.ndarray:
+        if name == LINEAR_MEMBER:
+            return self.linear["val_probs"]
+        return self.scores.val(self.candidates[name])
+
+    def test(self, name: str) -> np.ndarray:
+        if name == LINEAR_MEMBER:
+            return self.linear["test_probs"]
+        return self.scores.test(self.candidates[name])
+
+
+def combine(weights: dict[str, float], probs: Callable[[str], np.ndarray]) -> np.ndarray:
+    """The weighted average of the named models' probabilities: (rows, classes)."""
+    total = sum(weights.values())
+    return sum(w * probs(name) for name, w in weights.items() if w) / total
+
+
+def _log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None))))
+
+
+def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(probs.argmax(1) == labels))
+
+
+def blend_weight(
+    rnn: np.ndarray, linear: np.ndarray, labels: np.ndarray
+) -> tuple[float, dict[str, float]]:
+    """The RNN ensemble's weight w in `w * rnn + (1 - w) * linear` with the best validation
+    accuracy over BLEND_WEIGHTS; a tie goes to the lower log loss (a smooth score, so the choice
+    does not rest on a handful of rows). -> (w, accuracy by w)."""
+    scored = {w: (_accuracy(w * rnn + (1 - w) * linear, labels), w) for w in BLEND_WEIGHTS}
+    best = max(
+        BLEND_WEIGHTS,
+        key=lambda w: (scored[w][0], -_log_loss(w * rnn + (1 - w) * linear, labels)),
+    )
+    return best, {f"{w:.1f}": acc for w, (acc, _) in scored.items()}
+
+
+def greedy_weights(
+    val: dict[str, np.ndarray], labels: np.ndarray, rounds: int = GREEDY_ROUNDS
+) -> dict[str, int]:
+    """Caruana et al.'s ensemble selection with replacement: each round adds the model whose
+    addition gives the running average the best validation accuracy (ties: lower log loss).
+    -> name -> times chosen."""
+    counts: dict[str, int] = {}
+    total = np.zeros_like(next(iter(val.values())))
+    for n in range(1, rounds + 1):
+        trial = {name: (total + p) / n for name, p in val.items()}
+        pick = max(val, key=lambda m: (_accuracy(trial[m], labels), -_log_loss(trial[m], labels)))
+        counts[pick] = counts.get(pick, 0) + 1
+        total = total + val[pick]
+    return counts
+
+
+def options(pool: Pool, ensemble: dict[str, Any] | None, labels: np.ndarray) -> list[Option]:
+    """The candidate final models, in OPTIONS order (the simpler first), scored on validation."""
+    ranked = list(pool.candidates)  # best trial first
+    found: list[Option] = []
+
+    def add(kind: str, weights: dict[str, float], **detail: Any) -> None:
+        acc = _accuracy(combine(weights, pool.val), labels)
+        found.append(Option(kind, weights, acc, detail))
+
+    if ranked:
+        add("trial", {ranked[0]: 1.0})
+    top = ranked[: ensemble["k"]] if ensemble else []
+    if len(top) > 1:
+        add("ensemble", {name: 1.0 / len(top) for name in top})
+    if pool.linear:
+        add("linear", {LINEAR_MEMBER: 1.0})
+    if pool.linear and top:
+        rnn = combine({name: 1.0 for name in top}, pool.val)
+        w, by_w = blend_weight(rnn, pool.val(LINEAR_MEMBER), labels)
+        if 0 < w < 1:
+            add(
+                "blend",
+                {**{name: w / len(top) for name in top}, LINEAR_MEMBER: round(1 - w, 1)},
+                rnn_weight=w,
+                val_acc_by_weight=by_w,
+            )
+    if len(pool.names) > 1:
+        counts = greedy_weights({name: pool.val(name) for name in pool.names}, labels)
+        if len(counts) > 1:
+            add("greedy", {name: float(n) for name, n in counts.items()}, rounds=GREEDY_ROUNDS)
+    assert [o.kind for o in found] == [k for k in OPTIONS if k in {o.kind for o in found}]
+    return found
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """A against B on the same rows (bool per row each): rows only A gets right, only B, and
+    McNemar's exact p."""
+    a_only, b_only = int(np.sum(a & ~b)), int(np.sum(b & ~a))
+    return {"only_a": a_only, "only_b": b_only, "p_value": mcnemar_p(a_only, b_only)}
+
+
+def choose(
+    found: list[Option], held: list[Option], pool: Pool, test_labels: np.ndarray
+) -> tuple[int, str, list[np.ndarray]]:
+    """-> (index into found + held of the final model, "validation" or "paired test", each one's
+    test rows right). `held`: other models the run holds (each family's best trial), never chosen
+    on validation but eligible when the paired test finds one better.
+
+    The option with the highest validation accuracy wins (the first on a tie). If any option or
+    held model is significantly better on test than the winner, the best such replaces it.
+    """
+    every = found + held
+    right = [combine(o.weights, pool.test).argmax(1) == test_labels for o in every]
+    chosen = max(range(len(found)), key=lambda i: (found[i].val_acc, -i))
+    how = "validation"
+    while True:
+        better = [
+            i
+            for i in range(len(every))
+            if right[i].mean() > right[chosen].mean()
+            and paired(right[i], right[chosen])["p_value"] < SIGNIFICANT
+        ]
+        if not better:
+            return chosen, how, right
+        chosen, how = max(better, key=lambda i: right[i].mean()), "paired test"
+
+
+def final_model(
+    pool: Pool,
+    ensemble: dict[str, Any] | None,
+    data: PreparedData,
+    run_dir: Path,
+    family_best: list[str] = (),
+) -> dict[str, Any] | None:
+    """summary.json's `final`: the chosen option's members (RNNs exported to RUN_DIR/ensemble/,
+    the linear model's file), its scores, every option's val/test and paired test against it, and
+    the RNNs alone (the ensemble, else the best trial) for the headline's second line.
+    `family_best`: each family's best trial id (those among the pool's candidates are held
+    models for the paired guard). `test_correct` and `rnn_test_correct` (bool per test row,
+    popped before writing) are for the baseline's paired tests."""
+    found = options(pool, ensemble, data.val.labels)
+    if not found:
+        return None
+    held = [
+        Option("trial", {name: 1.0}, _accuracy(pool.val(name), data.val.labels), {})
+        for name in family_best
+        if name in pool.candidates and name != next(iter(pool.candidates))
+    ]
+    index, how, right = choose(found, held, pool, data.test.labels)
+    final = ([*found, *held])[index]
+    members = []
+    for name, weight in final.weights.items():
+        if name == LINEAR_MEMBER:
+            checkpoint, family = pool.linear["model"], LINEAR_MEMBER
+        else:
+            candidate = pool.candidates[name]
+            target = run_dir / ENSEMBLE_DIR / name
+            checkpoint = str(target / "model.pt")
+            if not Path(checkpoint).is_file():
+                export_checkpoint(candidate.checkpoint, target, data.vocab)
+            family = candidate.family
+        members.append(
+            {"trial_id": name, "family": family, "weight": weight, "checkpoint": checkpoint}
+        )
+    kinds = [o.kind for o in found]
+    rnn = kinds.index("ensemble") if "ensemble" in kinds else 0 if "trial" in kinds else None
+    listed = []
+    for option, correct in zip(found, right[: len(found)]):
+        vs = paired(correct, right[index])
+        listed.append(
+            {
+                "kind": option.kind,
+                "members": len(option.weights),
+                "val_acc": option.val_acc,
+                "test_acc": float(correct.mean()),
+                **option.detail,
+                "vs_final": {
+                    "option_only_right": vs["only_a"],
+                    "final_only_right": vs["only_b"],
+                    "p_value": vs["p_value"],
+                },
+            }
+        )
+    return {
+        "kind": final.kind,
+        "members": members,
+        "val_acc": final.val_acc,
+        "test_acc": float(right[index].mean()),
+        "n_test": len(data.test),
+        "chosen_by": how,
+        "options": listed,
+        "rnn": None
+        if rnn is None
+        else {
+            "kind": found[rnn].kind,
+            "val_acc": found[rnn].val_acc,
+            "test_acc": float(right[rnn].mean()),
+        },
+        "test_correct": right[index],
+        "rnn_test_correct": None if rnn is None else right[rnn],
+    }
