@@ -37,7 +37,8 @@ def row(run_dir: Path) -> str:
     best, ensemble = summary["best"], summary.get("ensemble") or {"k": 1}
     base = summary["baselines"][NAME]
     pair = base.get("vs_final") or rescored_pair(run_dir, summary)
-    final = final_model(summary).test_acc
+    chosen = final_model(summary)
+    final = chosen.test_acc
     counts = family_counts(run_dir)
     families = "/".join(str(counts.get(f, 0)) for f in ("rnn", "lstm", "gru"))
 
@@ -48,11 +49,13 @@ def row(run_dir: Path) -> str:
         f"| {run_dir.name} | {sum(counts.values())} ({families}) in "
         f"{summary['wall_s'] / 60:.0f} min "
         f"| {pct(best['val_acc'])} / {pct(best['test_acc'])} "
-        f"| {ensemble['k']}, {pct(ensemble.get('val_acc', best['val_acc']))} / {pct(final)} "
+        f"| {ensemble['k']}, {pct(ensemble.get('val_acc', best['val_acc']))} / "
+        f"{pct(ensemble.get('test_acc', best['test_acc']))} "
+        f"| {chosen.kind}, {pct(chosen.val_acc)} / {pct(final)} "
         f"| {base['C']:g}, {pct(base['val_acc'])} / {pct(base['test_acc'])} "
         f"| {100 * (final - base['test_acc']):+.2f} "
         f"| {pair['final_only_right']} / {pair['baseline_only_right']}, "
-        f"p = {pair['p_value']:.2f} |"
+        f"p = {pair['p_value']:.2g} |"
     )
 
 
@@ -62,10 +65,10 @@ def main() -> None:
     args = parser.parse_args()
     print(
         "| run | trials (rnn/lstm/gru) | best single: val / test | ensemble: k, val / test "
-        "| baseline: C, val / test | final - baseline | only final / only baseline right, "
-        "McNemar p |"
+        "| final model: kind, val / test | baseline: C, val / test | final - baseline "
+        "| only final / only baseline right, McNemar p |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for run_dir in args.runs:
         print(row(run_dir), flush=True)
 

@@ -93,6 +93,21 @@ def build_sections(
             tables.family_comparison(trials, test_acc, test_n, others),
         ),
     ]
+    for r in runs:
+        options = tables.final_options(r.summary)
+        if options is not None:
+            main.append(
+                (
+                    f"Final model ({r.name})" if len(runs) > 1 else "Final model",
+                    "The options the run compared on validation only, the simpler first; the "
+                    "highest validation accuracy is the final model, unless the paired test "
+                    "(McNemar, same test rows) finds another significantly better. Each is scored "
+                    "once on test; val_minus_test shows how much choosing on validation "
+                    "flattered it. right_only_here / right_only_by_final: test rows only this "
+                    "option, or only the final model, gets right.",
+                    options,
+                )
+            )
     for run, found in importances.items():
         values = found.get("importances") or {}
         if values:

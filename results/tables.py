@@ -157,3 +157,37 @@ def best_test_results(
     family = summary["best"]["family"]
     confusion = summary.get("test_confusion", {}).get(family)
     return (family, confusion["class_names"], confusion["matrix"]) if confusion else None
+
+
+FINAL_OPTION_LABELS = {
+    "trial": "best single trial",
+    "ensemble": "ensemble of the top trials",
+    "linear": "linear model (TF-IDF + linear SVM, calibrated)",
+    "blend": "blend: ensemble + linear model",
+    "greedy": "greedy weighted ensemble",
+}
+
+
+def final_options(summary: dict[str, Any] | None) -> pd.DataFrame | None:
+    """The final model's options (summary.json's `final.options`), one row each: validation and
+    test accuracy, their gap, and the paired test against the chosen one on the same test rows."""
+    final = (summary or {}).get("final")
+    if not final or not final.get("options"):
+        return None
+    rows = []
+    for o in final["options"]:
+        vs = o["vs_final"]
+        rows.append(
+            {
+                "option": FINAL_OPTION_LABELS.get(o["kind"], o["kind"]),
+                "final": "yes" if o.get("chosen") else "",
+                "models": o["members"],
+                "val_acc": o["val_acc"],
+                "test_acc": o["test_acc"],
+                "val_minus_test": o["val_acc"] - o["test_acc"],
+                "right_only_here": vs["option_only_right"],
+                "right_only_by_final": vs["final_only_right"],
+                "p_value": vs["p_value"],
+            }
+        )
+    return pd.DataFrame(rows)

@@ -17,6 +17,7 @@ from browser import chromium_page, needs_chromium
 
 from data.prepare import prepare_data
 from models.linear import LinearTextModel
+from results.headline import describe_final
 from results.load import load_run
 from results.run_files import final_model
 from results.tables import family_comparison, leaderboard
@@ -128,18 +129,21 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
         "NonFiniteLossError",
     ):
         assert heading in md
-    best, ensemble = summary["best"], summary["ensemble"]
+    best, final = summary["best"], summary["final"]
     first = md.split("\n## ")[0]
-    if ensemble["k"] > 1:
-        assert f"**Use the ensemble of the top {ensemble['k']} trials** (" in first
-        assert f"`rnn-tune predict {run_dir} " in first
-        assert f"{ensemble['test_acc']:.2%} (95% CI" in first
-        single = f"Best single trial: the {best['family'].upper()} of trial {best['trial_id']}"
-        assert single in first
-    else:
-        assert f"**Use the {best['family'].upper()}** of trial {best['trial_id']}" in first
-        assert f"`rnn-tune predict {best['checkpoint']} " in first
+    lines = first.split("\n- ")
+    assert lines[1].startswith(f"**Use the {describe_final(final)[0]}**")
+    assert f"**{final['test_acc']:.2%} (95% CI" in lines[1]
+    assert "Chosen on validation among: best single trial" in lines[1]
+    assert lines[2].startswith(
+        f"The RNNs alone (their ensemble): test {final['rnn']['test_acc']:.2%}"
+    )
+    assert "only by the RNNs" in lines[2]
+    assert f"`rnn-tune predict {run_dir} " in first
+    single = f"Best single trial: the {best['family'].upper()} of trial {best['trial_id']}"
+    assert single in first
     assert f"{best['test_acc']:.2%} (95% CI" in first
+    assert "## Final model" in md
     baseline = summary["baselines"]["tfidf_linear_svm"]
     against = f"Against TF-IDF + linear SVM (baseline) on the same splits (C {baseline['C']:g}"
     assert against in first

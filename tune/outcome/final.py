@@ -10,8 +10,8 @@ lottery:
     linear     the run's linear model, calibrated on validation
     blend      w * ensemble + (1 - w) * linear, w on validation
     greedy     Caruana et al. 2004: rounds of adding, with replacement, the RNN candidate or the
-               linear model that most improves the running average on validation (weights are
-               counts), as AutoGluon builds its final models
+               linear model that most lowers the running average's validation log loss (weights
+               are counts), as AutoGluon builds its final models
 
 Every option is a weighted average of base models' class probabilities. The one with the highest
 validation accuracy is chosen (a tie goes to the simpler, in the order above); each option is then
@@ -90,28 +90,26 @@ def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
 def blend_weight(
     rnn: np.ndarray, linear: np.ndarray, labels: np.ndarray
 ) -> tuple[float, dict[str, float]]:
-    """The RNN ensemble's weight w in `w * rnn + (1 - w) * linear` with the best validation
-    accuracy over BLEND_WEIGHTS; a tie goes to the lower log loss (a smooth score, so the choice
-    does not rest on a handful of rows). -> (w, accuracy by w)."""
-    scored = {w: (_accuracy(w * rnn + (1 - w) * linear, labels), w) for w in BLEND_WEIGHTS}
-    best = max(
-        BLEND_WEIGHTS,
-        key=lambda w: (scored[w][0], -_log_loss(w * rnn + (1 - w) * linear, labels)),
-    )
-    return best, {f"{w:.1f}": acc for w, (acc, _) in scored.items()}
+    """The RNN ensemble's weight w in `w * rnn + (1 - w) * linear` with the lowest validation log
+    loss over BLEND_WEIGHTS. Log loss, not accuracy: it is smooth in w, where accuracy moves by a
+    handful of validation rows from one w to the next and would pick among them by chance.
+    -> (w, validation accuracy by w)."""
+    best = min(BLEND_WEIGHTS, key=lambda w: _log_loss(w * rnn + (1 - w) * linear, labels))
+    by_w = {f"{w:.1f}": _accuracy(w * rnn + (1 - w) * linear, labels) for w in BLEND_WEIGHTS}
+    return best, by_w
 
 
 def greedy_weights(
     val: dict[str, np.ndarray], labels: np.ndarray, rounds: int = GREEDY_ROUNDS
 ) -> dict[str, int]:
     """Caruana et al.'s ensemble selection with replacement: each round adds the model whose
-    addition gives the running average the best validation accuracy (ties: lower log loss).
+    addition gives the running average the lowest validation log loss (smooth, as in
+    `blend_weight`; hill-climbing accuracy on a couple of thousand rows fits their noise).
     -> name -> times chosen."""
     counts: dict[str, int] = {}
     total = np.zeros_like(next(iter(val.values())))
     for n in range(1, rounds + 1):
-        trial = {name: (total + p) / n for name, p in val.items()}
-        pick = max(val, key=lambda m: (_accuracy(trial[m], labels), -_log_loss(trial[m], labels)))
+        pick = min(val, key=lambda m: _log_loss((total + val[m]) / n, labels))
         counts[pick] = counts.get(pick, 0) + 1
         total = total + val[pick]
     return counts
@@ -224,11 +222,12 @@ def final_model(
     kinds = [o.kind for o in found]
     rnn = kinds.index("ensemble") if "ensemble" in kinds else 0 if "trial" in kinds else None
     listed = []
-    for option, correct in zip(found, right[: len(found)]):
+    for i, (option, correct) in enumerate(zip(found, right[: len(found)])):
         vs = paired(correct, right[index])
         listed.append(
             {
                 "kind": option.kind,
+                "chosen": i == index,
                 "members": len(option.weights),
                 "val_acc": option.val_acc,
                 "test_acc": float(correct.mean()),
