@@ -69,6 +69,14 @@ def trial_bests(run_dir: Path, data) -> list[tuple[str, float, np.ndarray, objec
     return sorted(found.values(), key=lambda t: -t[1])
 
 
+def family_bests(top) -> list[str]:
+    """The best of each family among the candidates (top first)."""
+    seen = {}
+    for name, _, _, loaded in top:
+        seen.setdefault(loaded.config.train.model, name)
+    return list(seen.values())
+
+
 def rows(run_dir: Path) -> list[str]:
     cfg = read_config_json(run_dir / CONFIG_FILE)
     data = prepare_data(cfg.data)
@@ -90,6 +98,9 @@ def rows(run_dir: Path) -> list[str]:
         "greedy, accuracy": greedy_accuracy(val, yv),
         "greedy, log loss": greedy_weights(val, yv),
         "greedy, log loss, RNNs only": greedy_weights({t: val[t] for t in names}, yv),
+        "greedy, log loss, top-k + family bests + linear": greedy_weights(
+            {t: val[t] for t in [*ens, *family_bests(top), "linear"]}, yv
+        ),
     }
     base = test["linear"].argmax(1) == yt
     out = []

@@ -9,9 +9,9 @@ lottery:
     ensemble   the top k trials averaged, k on validation (tune/outcome/ensemble.py)
     linear     the run's linear model, calibrated on validation
     blend      w * ensemble + (1 - w) * linear, w on validation
-    greedy     Caruana et al. 2004: rounds of adding, with replacement, the RNN candidate or the
-               linear model that most lowers the running average's validation log loss (weights
-               are counts), as AutoGluon builds its final models
+    greedy     Caruana et al. 2004: rounds of adding, with replacement, the ensemble member,
+               family best or linear model that most lowers the running average's validation
+               log loss (weights are counts), as AutoGluon builds its final models
 
 Every option is a weighted average of base models' class probabilities. The one with the highest
 validation accuracy is chosen (a tie goes to the simpler, in the order above); each option is then
@@ -115,8 +115,14 @@ def greedy_weights(
     return counts
 
 
-def options(pool: Pool, ensemble: dict[str, Any] | None, labels: np.ndarray) -> list[Option]:
-    """The candidate final models, in OPTIONS order (the simpler first), scored on validation."""
+def options(
+    pool: Pool,
+    ensemble: dict[str, Any] | None,
+    labels: np.ndarray,
+    family_best: list[str] = (),
+) -> list[Option]:
+    """The candidate final models, in OPTIONS order (the simpler first), scored on validation.
+    `family_best`: each family's best trial id, which greedy selection may take as well."""
     ranked = list(pool.candidates)  # best trial first
     found: list[Option] = []
 
@@ -141,8 +147,11 @@ def options(pool: Pool, ensemble: dict[str, Any] | None, labels: np.ndarray) -> 
                 rnn_weight=w,
                 val_acc_by_weight=by_w,
             )
-    if len(pool.names) > 1:
-        counts = greedy_weights({name: pool.val(name) for name in pool.names}, labels)
+    # Over the models test-scores anyway (the ensemble's members, each family's best, the linear
+    # model): every RNN scored on test is seconds at the end of the sweep.
+    greedy_pool = [n for n in pool.names if n in top or n in family_best or n == LINEAR_MEMBER]
+    if len(greedy_pool) > 1:
+        counts = greedy_weights({name: pool.val(name) for name in greedy_pool}, labels)
         if len(counts) > 1:
             add("greedy", {name: float(n) for name, n in counts.items()}, rounds=GREEDY_ROUNDS)
     assert [o.kind for o in found] == [k for k in OPTIONS if k in {o.kind for o in found}]
@@ -195,7 +204,7 @@ def final_model(
     `family_best`: each family's best trial id (those among the pool's candidates are held
     models for the paired guard). `test_correct` and `rnn_test_correct` (bool per test row,
     popped before writing) are for the baseline's paired tests."""
-    found = options(pool, ensemble, data.val.labels)
+    found = options(pool, ensemble, data.val.labels, family_best)
     if not found:
         return None
     held = [
