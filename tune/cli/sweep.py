@@ -114,7 +114,7 @@ def run_config(args: argparse.Namespace, cfg: Config, run_dir: Path, resume: boo
 
 
 def _finish(args: argparse.Namespace, run_dir: Path, s: dict) -> int:
-    """Print the summary's counts and each family's best, then write the report."""
+    """Print the summary's counts, each family's best and the final model, then the report."""
     from results.run_files import SUMMARY_FILE
 
     print(
@@ -125,6 +125,13 @@ def _finish(args: argparse.Namespace, run_dir: Path, s: dict) -> int:
         print(
             f"  best {family:4s} val_acc {best['val_acc']:.2%}  test_acc {best['test_acc']:.2%}"
             f"  {best['checkpoint']}"
+        )
+    final = s.get("final")
+    if final:
+        print(
+            f"  final: {final['kind']} ({len(final['members'])} models)  val_acc "
+            f"{final['val_acc']:.2%}  test_acc {final['test_acc']:.2%}  "
+            f"rnn-tune predict {run_dir} TEXT"
         )
     if not args.no_report:
         from tune.cli.report import make_report
