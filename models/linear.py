@@ -25,14 +25,18 @@ from scipy.special import log_softmax, softmax
 FORMAT = "rnn-tune linear model 1"
 
 
+def gram_key(first: np.ndarray, second: np.ndarray, vocab_size: int) -> np.ndarray:
+    """The int64 key of the bigram `first second`, or of the unigram `first` where second is -1:
+    `first * (V + 1) + second + 1`."""
+    return np.asarray(first, dtype=np.int64) * (vocab_size + 1) + np.asarray(second) + 1
+
+
 def gram_keys(ids: np.ndarray, offsets: np.ndarray, vocab_size: int) -> tuple[np.ndarray, ...]:
-    """Each row's unigrams and in-row bigrams as int64 keys: `a * (V + 1)` for the unigram `a`,
-    `a * (V + 1) + b + 1` for the bigram `a b`. -> (keys, row of each key)."""
-    ids = ids.astype(np.int64)
+    """Each row's unigrams and in-row bigrams as `gram_key`s. -> (keys, row of each key)."""
     rows = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    unigrams = ids * (vocab_size + 1)
     inside = rows[:-1] == rows[1:]  # a bigram never spans two rows
-    bigrams = unigrams[:-1][inside] + ids[1:][inside] + 1
+    unigrams = gram_key(ids, -1, vocab_size)
+    bigrams = gram_key(ids[:-1][inside], ids[1:][inside], vocab_size)
     return np.concatenate([unigrams, bigrams]), np.concatenate([rows, rows[:-1][inside]])
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from results.load import Run
 from results.run_files import final_model
 from results.stats import wilson_interval
-from results.tables import baseline_label
+from results.tables import FINAL_OPTION_LABELS, baseline_label
 
 
 @dataclass(frozen=True)
@@ -208,15 +208,6 @@ def headline(run: Run) -> list[str]:
     return lines
 
 
-KIND_NAMES = {
-    "trial": "best single trial",
-    "ensemble": "ensemble of the top trials",
-    "linear": "linear model",
-    "blend": "blend of the ensemble and the linear model",
-    "greedy": "greedy weighted ensemble",
-}
-
-
 def _member(m: dict[str, Any]) -> str:
     return "linear model" if m["family"] == "linear" else f"{m['family'].upper()} {m['trial_id']}"
 
@@ -258,7 +249,7 @@ def chosen_by_text(final: dict[str, Any]) -> str:
     """How the final model was chosen: which options validation compared, and whether the paired
     test on test rows overrode it."""
     options = ", ".join(
-        f"{KIND_NAMES[o['kind']]} {o['val_acc']:.2%}" for o in final.get("options", [])
+        f"{FINAL_OPTION_LABELS[o['kind']]} {o['val_acc']:.2%}" for o in final.get("options", [])
     )
     text = f"Chosen on validation among: {options}." if options else ""
     if final.get("chosen_by") == "paired test":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def wilson_interval(acc: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of a proportion `acc` over `n` trials (sound near 0 and 1, too)."""
@@ -27,3 +29,10 @@ def mcnemar_p(only_a: int, only_b: int) -> float:
         return 1.0
     tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1))
     return min(1.0, 2 * tail / 2**n)
+
+
+def paired_counts(a: np.ndarray, b: np.ndarray) -> tuple[int, int, float]:
+    """Two classifiers on the same rows (bool per row each, right or not): (rows only A gets
+    right, rows only B gets right, McNemar's exact p)."""
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(b & ~a))
+    return only_a, only_b, mcnemar_p(only_a, only_b)

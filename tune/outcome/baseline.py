@@ -26,8 +26,8 @@ from sklearn.svm import LinearSVC
 from data.encode import EncodedSplit
 from data.files import atomic_write_bytes
 from data.prepare import PreparedData
-from models.linear import LinearTextModel, fit_temperature
-from results.stats import mcnemar_p
+from models.linear import LinearTextModel, fit_temperature, gram_key
+from results.stats import paired_counts
 
 NAME = "tfidf_linear_svm"
 C_GRID = (0.125, 0.25, 0.5, 1.0, 2.0)
@@ -87,11 +87,12 @@ def as_data(
 ) -> LinearTextModel:
     """The fitted pair as arrays (models/linear.py): each feature's gram key, idf and weights, in
     key order; temperature 1 until calibrated."""
-    size = len(data.vocab)
-    keys = np.empty(len(vectorizer.vocabulary_), dtype=np.int64)
+    first = np.empty(len(vectorizer.vocabulary_), dtype=np.int64)
+    second = np.full_like(first, -1)
     for term, column in vectorizer.vocabulary_.items():
-        first, _, second = term.partition(" ")
-        keys[column] = int(first) * (size + 1) + (int(second) + 1 if second else 0)
+        a, _, b = term.partition(" ")
+        first[column], second[column] = int(a), int(b) if b else -1
+    keys = gram_key(first, second, len(data.vocab))
     order = np.argsort(keys)
     return LinearTextModel(
         keys=keys[order],
@@ -157,10 +158,5 @@ def paired_with_final(baseline_correct: np.ndarray, final_correct: np.ndarray) -
     Two accuracies 0.3 points apart on 7,600 rows sit inside each other's 95% intervals, yet the
     rows where exactly one of the two is right can still settle which is better: McNemar's test.
     """
-    final_only = int(np.sum(final_correct & ~baseline_correct))
-    baseline_only = int(np.sum(baseline_correct & ~final_correct))
-    return {
-        "final_only_right": final_only,
-        "baseline_only_right": baseline_only,
-        "p_value": mcnemar_p(final_only, baseline_only),
-    }
+    final_only, baseline_only, p = paired_counts(final_correct, baseline_correct)
+    return {"final_only_right": final_only, "baseline_only_right": baseline_only, "p_value": p}

@@ -31,7 +31,7 @@ import numpy as np
 
 from data.prepare import PreparedData
 from results.run_files import ENSEMBLE_DIR, LINEAR_MEMBER, OPTIONS
-from results.stats import mcnemar_p
+from results.stats import paired_counts
 from tune.outcome.ensemble import Candidate, Scores
 from tune.train.checkpoint import export_checkpoint
 
@@ -158,13 +158,6 @@ def options(
     return found
 
 
-def paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
-    """A against B on the same rows (bool per row each): rows only A gets right, only B, and
-    McNemar's exact p."""
-    a_only, b_only = int(np.sum(a & ~b)), int(np.sum(b & ~a))
-    return {"only_a": a_only, "only_b": b_only, "p_value": mcnemar_p(a_only, b_only)}
-
-
 def choose(
     found: list[Option], held: list[Option], pool: Pool, test_labels: np.ndarray
 ) -> tuple[int, str, list[np.ndarray]]:
@@ -184,7 +177,7 @@ def choose(
             i
             for i in range(len(every))
             if right[i].mean() > right[chosen].mean()
-            and paired(right[i], right[chosen])["p_value"] < SIGNIFICANT
+            and paired_counts(right[i], right[chosen])[2] < SIGNIFICANT
         ]
         if not better:
             return chosen, how, right
@@ -232,7 +225,7 @@ def final_model(
     rnn = kinds.index("ensemble") if "ensemble" in kinds else 0 if "trial" in kinds else None
     listed = []
     for i, (option, correct) in enumerate(zip(found, right[: len(found)])):
-        vs = paired(correct, right[index])
+        option_only, final_only, p = paired_counts(correct, right[index])
         listed.append(
             {
                 "kind": option.kind,
@@ -242,9 +235,9 @@ def final_model(
                 "test_acc": float(correct.mean()),
                 **option.detail,
                 "vs_final": {
-                    "option_only_right": vs["only_a"],
-                    "final_only_right": vs["only_b"],
-                    "p_value": vs["p_value"],
+                    "option_only_right": option_only,
+                    "final_only_right": final_only,
+                    "p_value": p,
                 },
             }
         )

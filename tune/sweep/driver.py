@@ -343,11 +343,11 @@ def _ensemble_and_final(
     """The top trials' ensemble (tune/outcome/ensemble.py) and the final model chosen among the
     trials, the ensemble and the linear model (tune/outcome/final.py); then the checkpoints kept
     only as their candidates are doomed (members are exported to RUN_DIR/ensemble/)."""
-    usable = [r for r in rows if r["checkpoint"] and r["val_acc"] is not None]
-    ranked = sorted(usable, key=lambda r: -r["val_acc"])[: cfg.sweep.ensemble_candidates]
-    family_best = {}
-    for row in sorted(usable, key=lambda r: -r["val_acc"]):
-        family_best.setdefault(row["family"], row["trial_id"])
+    ranked = sorted(
+        (r for r in rows if r["checkpoint"] and r["val_acc"] is not None),
+        key=lambda r: -r["val_acc"],
+    )[: cfg.sweep.ensemble_candidates]
+    family_best = [row["trial_id"] for row in _best_by_family(rows).values()]
     with ExitStack() as stack:
         candidates = [
             Candidate(
@@ -361,7 +361,7 @@ def _ensemble_and_final(
         ensemble = build_ensemble(candidates, scores, run_dir)
         linear = baseline if baseline.get("model") else None
         pool = Pool(scores, candidates, linear)
-        final = final_model(pool, ensemble, scores.data, run_dir, list(family_best.values()))
+        final = final_model(pool, ensemble, scores.data, run_dir, family_best)
     if not is_uri(cfg.sweep.storage):
         for row in rows:
             if row["checkpoint"] and row["trial_id"] not in pruner.family_kept(row["family"]):
@@ -482,6 +482,18 @@ def _row(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
     }
 
 
+def _best_by_family(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each family's row with the highest val_acc among those with a checkpoint (the first on a
+    tie)."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["checkpoint"] and row["val_acc"] is not None:
+            current = best.get(row["family"])
+            if current is None or row["val_acc"] > current["val_acc"]:
+                best[row["family"]] = row
+    return best
+
+
 def _score_best(
     rows: list[dict[str, Any]],
     scores: Scores,
@@ -495,12 +507,7 @@ def _score_best(
     With cloud storage (`keep_source`) the bucket keeps its copy too: the driver's local run
     directory may be the less durable of the two.
     """
-    best: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row["checkpoint"] and row["val_acc"] is not None:
-            current = best.get(row["family"])
-            if current is None or row["val_acc"] > current["val_acc"]:
-                best[row["family"]] = row
+    best = _best_by_family(rows)
     scored, data = {}, scores.data
     for family, row in sorted(best.items()):
         target = run_dir / BEST_DIR / family
