@@ -186,20 +186,13 @@ def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
         page.goto((run_dir / "report.html").as_uri(), wait_until="load")
         summary = json.loads((run_dir / "summary.json").read_text())
         headline = page.locator("ul.headline").inner_text()
-        best, ensemble = summary["best"], summary["ensemble"]
-        if ensemble["k"] > 1:
-            assert f"Use the ensemble of the top {ensemble['k']} trials" in headline
-            assert f"test accuracy {ensemble['test_acc']:.2%} (95% CI" in headline
-        else:
-            assert f"Use the {best['family'].upper()} of trial {best['trial_id']}" in headline
-            assert f"test accuracy {best['test_acc']:.2%} (95% CI" in headline
+        final = summary["final"]
+        assert f"Use the {describe_final(final)[0]}" in headline
+        assert f"test accuracy {final['test_acc']:.2%} (95% CI" in headline
         for family, row in summary["by_family"].items():
             assert f"{family.upper()} {row['test_acc']:.2%}" in headline
-        assert (
-            f"{summary['trials']} trials" in headline
-            and f"rnn-tune predict {run_dir if ensemble['k'] > 1 else best['checkpoint']}"
-            in headline
-        )
+        assert f"{summary['trials']} trials" in headline
+        assert f"rnn-tune predict {run_dir}" in headline
         # Every table and the page itself fit a 1280 px window: nothing to scroll sideways.
         widths = page.eval_on_selector_all(
             "div.table", "els => els.map(e => [e.scrollWidth, e.clientWidth])"

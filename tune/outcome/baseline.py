@@ -118,7 +118,9 @@ class BaselineJob:
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_fit_in_child, args=(data, seed, ngrams, save_to, send), daemon=True
+            target=_fit_in_child,
+            args=(data, seed, ngrams, save_to, send, self._receive),
+            daemon=True,
         )
         self._process.start()
         send.close()
@@ -143,13 +145,22 @@ class BaselineJob:
         self._process.join()
 
 
-def _fit_in_child(data: PreparedData, seed: int, ngrams: int, save_to: Path | None, send) -> None:
+def _fit_in_child(
+    data: PreparedData, seed: int, ngrams: int, save_to: Path | None, send, receive
+) -> None:
+    """The fork holds a copy of the driver's end of the pipe: closed here, so a killed driver
+    leaves no reader and the send below fails at once instead of blocking forever."""
+    receive.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     os.nice(19)
     try:
-        send.send(fit_baseline(data, seed, ngrams, save_to))
+        found = fit_baseline(data, seed, ngrams, save_to)
     except Exception:
-        send.send(None)
+        found = None
+    try:
+        send.send(found)
+    except OSError:
+        pass  # the driver is gone
 
 
 def paired_with_final(baseline_correct: np.ndarray, final_correct: np.ndarray) -> dict[str, Any]:
