@@ -248,10 +248,15 @@ def describe_final(final: dict[str, Any]) -> tuple[str, str]:
 def chosen_by_text(final: dict[str, Any]) -> str:
     """How the final model was chosen: which options validation compared, and whether the paired
     test on test rows overrode it."""
+    found = final.get("options", [])
+    by_loss = all("val_loss" in o for o in found)  # summaries before log loss: accuracy
     options = ", ".join(
-        f"{FINAL_OPTION_LABELS[o['kind']]} {o['val_acc']:.2%}" for o in final.get("options", [])
+        f"{FINAL_OPTION_LABELS[o['kind']]} {o['val_acc']:.2%}"
+        + (f" (log loss {o['val_loss']:.3f})" if by_loss else "")
+        for o in found
     )
-    text = f"Chosen on validation among: {options}." if options else ""
+    rule = "validation log loss" if by_loss else "validation"
+    text = f"Chosen on {rule} among: {options}." if options else ""
     if final.get("chosen_by") == "paired test":
         text += (
             " Validation's choice was significantly worse on test than this model (McNemar "

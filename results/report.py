@@ -100,10 +100,10 @@ def build_sections(
                 (
                     f"Final model ({r.name})" if len(runs) > 1 else "Final model",
                     "The options the run compared on validation only, the simpler first; the "
-                    "highest validation accuracy is the final model, unless the paired test "
+                    "lowest validation log loss is the final model, unless the paired test "
                     "(McNemar, same test rows) finds another significantly better. Each is scored "
                     "once on test; val_minus_test shows how much choosing on validation "
-                    "flattered it. right_only_here / right_only_by_final: test rows only this "
+                    "flattered it. only_here / only_final: test rows only this "
                     "option, or only the final model, gets right.",
                     options,
                 )
@@ -197,10 +197,10 @@ def build_figures(runs: list[Run]) -> dict[str, bytes]:
 def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
     shown = frame.copy()
     for column in shown.columns:
-        if "acc" in str(column):
+        if "acc" in str(column) or column == "val_minus_test":
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.2%}")
-        elif column in ("importance", "spread"):
-            shown[column] = shown[column].map(lambda v: f"{v:.3f}")
+        elif column in ("importance", "spread", "val_loss"):
+            shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
         elif column == "lr" and shown[column].dtype.kind == "f":
             shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{float(v):.2e}")
         elif shown[column].dtype.kind == "f":

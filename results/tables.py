@@ -169,8 +169,9 @@ FINAL_OPTION_LABELS = {
 
 
 def final_options(summary: dict[str, Any] | None) -> pd.DataFrame | None:
-    """The final model's options (summary.json's `final.options`), one row each: validation and
-    test accuracy, their gap, and the paired test against the chosen one on the same test rows."""
+    """The final model's options (summary.json's `final.options`), one row each: validation
+    accuracy and log loss (the final model's is the lowest, unless the paired test chose), test
+    accuracy, the gap, and the paired test against the chosen one on the same test rows."""
     final = (summary or {}).get("final")
     if not final or not final.get("options"):
         return None
@@ -183,10 +184,11 @@ def final_options(summary: dict[str, Any] | None) -> pd.DataFrame | None:
                 "final": "yes" if o.get("chosen") else "",
                 "models": o["members"],
                 "val_acc": o["val_acc"],
+                "val_loss": o.get("val_loss"),
                 "test_acc": o["test_acc"],
                 "val_minus_test": o["val_acc"] - o["test_acc"],
-                "right_only_here": vs["option_only_right"],
-                "right_only_by_final": vs["final_only_right"],
+                "only_here": vs["option_only_right"],
+                "only_final": vs["final_only_right"],
                 "p_value": vs["p_value"],
             }
         )

@@ -61,25 +61,39 @@ class ByName:
         self.test = test.__getitem__
 
 
+def test_validation_log_loss_chooses_not_accuracy_and_a_tie_goes_to_the_simpler():
+    labels = np.arange(1000) % 4
+    same = onehot(labels, n=4)
+    test = ByName({"a": same, "b": same, "c": same})
+    found = [
+        Option("trial", {"a": 1.0}, 0.88, 0.40, {}),
+        Option("linear", {"b": 1.0}, 0.90, 0.35, {}),  # the highest accuracy
+        Option("greedy", {"c": 1.0}, 0.89, 0.32, {}),  # the lowest log loss
+    ]
+    assert choose(found, [], test, labels)[:2] == (2, "validation")
+    tied = [*found[:2], Option("greedy", {"c": 1.0}, 0.89, 0.35, {})]
+    assert choose(tied, [], test, labels)[:2] == (1, "validation")
+
+
 def test_the_paired_guard_overrides_a_validation_choice_that_is_significantly_worse():
     labels = np.arange(1000) % 4
     good = onehot(np.where(np.arange(1000) < 900, labels, (labels + 1) % 4), n=4)
     bad = onehot(np.where(np.arange(1000) < 800, labels, (labels + 1) % 4), n=4)
     close = onehot(np.where(np.arange(1000) < 795, labels, (labels + 1) % 4), n=4)
     found = [
-        Option("trial", {"good": 1.0}, 0.80, {}),
-        Option("linear", {"bad": 1.0}, 0.85, {}),  # validation prefers it
+        Option("trial", {"good": 1.0}, 0.80, 0.50, {}),
+        Option("linear", {"bad": 1.0}, 0.85, 0.40, {}),  # validation prefers it
     ]
     index, how, right = choose(found, [], ByName({"good": good, "bad": bad}), labels)
     assert (index, how) == (0, "paired test") and mcnemar_p(100, 0) < 0.05
     assert [r.mean() for r in right] == [0.9, 0.8]
     found = [
-        Option("trial", {"close": 1.0}, 0.80, {}),
-        Option("linear", {"bad": 1.0}, 0.85, {}),
+        Option("trial", {"close": 1.0}, 0.80, 0.50, {}),
+        Option("linear", {"bad": 1.0}, 0.85, 0.40, {}),
     ]
     index, how, _ = choose(found, [], ByName({"close": close, "bad": bad}), labels)
     assert (index, how) == (1, "validation")  # 5 rows apart: not significant, validation stands
-    held = [Option("trial", {"good": 1.0}, 0.70, {})]  # a family's best, never chosen on val
+    held = [Option("trial", {"good": 1.0}, 0.70, 0.60, {})]  # a family's best, never chosen on val
     index, how, _ = choose(found, held, ByName({"close": close, "bad": bad, "good": good}), labels)
     assert (index, how) == (2, "paired test")
 
@@ -114,6 +128,9 @@ def test_real_quick_sweep_recommends_no_significantly_worse_model_and_predict_se
     probs = sum(w * test_probs(m) for w, m in zip(weights, final["members"])) / weights.sum()
     final_right = probs.argmax(1) == data.test.labels
     assert final_right.mean() == pytest.approx(final["test_acc"])
+    if final["chosen_by"] == "validation":  # the lowest validation log loss, the simpler on a tie
+        lowest = min(final["options"], key=lambda o: o["val_loss"])
+        assert lowest["chosen"] and lowest["kind"] == final["kind"], final["options"]
     others = {o["kind"]: o["vs_final"] for o in final["options"]}
     for family, best in summary["by_family"].items():  # rescored from best/FAMILY
         right = test_probs({"family": family, "checkpoint": best["checkpoint"]}).argmax(1)

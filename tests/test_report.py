@@ -134,7 +134,7 @@ def test_sweep_writes_report_and_tables_match_raw_results(run_dir):
     lines = first.split("\n- ")
     assert lines[1].startswith(f"**Use the {describe_final(final)[0]}**")
     assert f"**{final['test_acc']:.2%} (95% CI" in lines[1]
-    assert "Chosen on validation among: best single trial" in lines[1]
+    assert "Chosen on validation log loss among: best single trial" in lines[1]
     assert lines[2].startswith(
         f"The RNNs alone (their ensemble): test {final['rnn']['test_acc']:.2%}"
     )

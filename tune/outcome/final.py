@@ -13,11 +13,16 @@ lottery:
                family best or linear model that most lowers the running average's validation
                log loss (weights are counts), as AutoGluon builds its final models
 
-Every option is a weighted average of base models' class probabilities. The one with the highest
-validation accuracy is chosen (a tie goes to the simpler, in the order above); each option is then
-scored once on test. The paired test guards the recommendation: if another model the run holds is
-significantly better on test (McNemar p < 0.05), the final model is that one and `chosen_by` says
-so, since its test score has then been used to choose.
+Every option is a weighted average of base models' class probabilities. The one with the lowest
+validation log loss is chosen (a tie goes to the simpler, in the order above); each option is then
+scored once on test. Log loss, as for the blend weight and the greedy rounds: accuracy on a couple
+of thousand validation rows ties or moves by a few rows between options, and in five measured runs
+choosing by it never beat choosing by log loss on test and once shipped the linear model where the
+greedy ensemble was significantly better (docs/benchmarks.md, "Which option to ship").
+
+The paired test guards the recommendation: if another model the run holds is significantly better
+on test (McNemar p < 0.05), the final model is that one and `chosen_by` says so, since its test
+score has then been used to choose.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Option:
     kind: str
     weights: dict[str, float]
     val_acc: float
+    val_loss: float  # validation log loss: what the final model is chosen by
     detail: dict[str, Any]
 
 
@@ -79,7 +85,7 @@ def combine(weights: dict[str, float], probs: Callable[[str], np.ndarray]) -> np
     return sum(w * probs(name) for name, w in weights.items() if w) / total
 
 
-def _log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None))))
 
 
@@ -94,7 +100,7 @@ def blend_weight(
     loss over BLEND_WEIGHTS. Log loss, not accuracy: it is smooth in w, where accuracy moves by a
     handful of validation rows from one w to the next and would pick among them by chance.
     -> (w, validation accuracy by w)."""
-    best = min(BLEND_WEIGHTS, key=lambda w: _log_loss(w * rnn + (1 - w) * linear, labels))
+    best = min(BLEND_WEIGHTS, key=lambda w: log_loss(w * rnn + (1 - w) * linear, labels))
     by_w = {f"{w:.1f}": _accuracy(w * rnn + (1 - w) * linear, labels) for w in BLEND_WEIGHTS}
     return best, by_w
 
@@ -109,7 +115,7 @@ def greedy_weights(
     counts: dict[str, int] = {}
     total = np.zeros_like(next(iter(val.values())))
     for n in range(1, rounds + 1):
-        pick = min(val, key=lambda m: _log_loss((total + val[m]) / n, labels))
+        pick = min(val, key=lambda m: log_loss((total + val[m]) / n, labels))
         counts[pick] = counts.get(pick, 0) + 1
         total = total + val[pick]
     return counts
@@ -127,8 +133,10 @@ def options(
     found: list[Option] = []
 
     def add(kind: str, weights: dict[str, float], **detail: Any) -> None:
-        acc = _accuracy(combine(weights, pool.val), labels)
-        found.append(Option(kind, weights, acc, detail))
+        probs = combine(weights, pool.val)
+        found.append(
+            Option(kind, weights, _accuracy(probs, labels), log_loss(probs, labels), detail)
+        )
 
     if ranked:
         add("trial", {ranked[0]: 1.0})
@@ -165,12 +173,12 @@ def choose(
     test rows right). `held`: other models the run holds (each family's best trial), never chosen
     on validation but eligible when the paired test finds one better.
 
-    The option with the highest validation accuracy wins (the first on a tie). If any option or
+    The option with the lowest validation log loss wins (the first on a tie). If any option or
     held model is significantly better on test than the winner, the best such replaces it.
     """
     every = found + held
     right = [combine(o.weights, pool.test).argmax(1) == test_labels for o in every]
-    chosen = max(range(len(found)), key=lambda i: (found[i].val_acc, -i))
+    chosen = min(range(len(found)), key=lambda i: (found[i].val_loss, i))
     how = "validation"
     while True:
         better = [
@@ -200,10 +208,11 @@ def final_model(
     found = options(pool, ensemble, data.val.labels, family_best)
     if not found:
         return None
+    labels = data.val.labels
     held = [
-        Option("trial", {name: 1.0}, _accuracy(pool.val(name), data.val.labels), {})
-        for name in family_best
-        if name in pool.candidates and name != next(iter(pool.candidates))
+        Option("trial", {n: 1.0}, _accuracy(pool.val(n), labels), log_loss(pool.val(n), labels), {})
+        for n in family_best
+        if n in pool.candidates and n != next(iter(pool.candidates))
     ]
     index, how, right = choose(found, held, pool, data.test.labels)
     final = ([*found, *held])[index]
@@ -232,6 +241,7 @@ def final_model(
                 "chosen": i == index,
                 "members": len(option.weights),
                 "val_acc": option.val_acc,
+                "val_loss": option.val_loss,
                 "test_acc": float(correct.mean()),
                 **option.detail,
                 "vs_final": {
@@ -245,6 +255,7 @@ def final_model(
         "kind": final.kind,
         "members": members,
         "val_acc": final.val_acc,
+        "val_loss": final.val_loss,
         "test_acc": float(right[index].mean()),
         "n_test": len(data.test),
         "chosen_by": how,
