@@ -26,13 +26,9 @@ from results.stats import mcnemar_p
 from tune.config import read_config_json
 from tune.outcome.baseline import fit_baseline
 from tune.outcome.ensemble import choose_k
-from tune.outcome.final import blend_weight, combine, greedy_weights
+from tune.outcome.final import blend_weight, combine, greedy_weights, log_loss
 from tune.train.checkpoint import load_checkpoint
 from tune.train.inference import probabilities
-
-
-def _log_loss(p, y):
-    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
 
 
 def greedy_accuracy(val: dict, y, rounds: int = 25) -> dict:
@@ -41,7 +37,7 @@ def greedy_accuracy(val: dict, y, rounds: int = 25) -> dict:
     for n in range(1, rounds + 1):
         averaged = {m: (total + val[m]) / n for m in val}
         pick = max(
-            val, key=lambda m: (np.mean(averaged[m].argmax(1) == y), -_log_loss(averaged[m], y))
+            val, key=lambda m: (np.mean(averaged[m].argmax(1) == y), -log_loss(averaged[m], y))
         )
         counts[pick] = counts.get(pick, 0) + 1
         total = total + val[pick]
@@ -112,7 +108,7 @@ def rows(run_dir: Path) -> list[str]:
         a, b = int(np.sum(right & ~base)), int(np.sum(base & ~right))
         out.append(
             f"| {run_dir.name} | {name} | {len(weights)} | {np.mean(v.argmax(1) == yv):.2%} | "
-            f"{np.mean(right):.2%} | {_log_loss(v, yv):.3f} | "
+            f"{np.mean(right):.2%} | {log_loss(v, yv):.3f} | "
             f"{a} / {b}, p = {mcnemar_p(a, b):.2g} |"
         )
     return out
