@@ -107,8 +107,9 @@ def budget_text(budget: dict[str, Any]) -> str:
     boundary)`: how much of a time budget the search used, and how far it ran past it."""
     over = budget["overrun_s"]
     notes = [f"{over:.0f} s over" if over >= 1 else "within it"]
-    if budget["stopped_trials"]:
-        notes.append(f"{budget['stopped_trials']} trials stopped at an epoch boundary")
+    stopped = budget["stopped_trials"]
+    if stopped:
+        notes.append(f"{stopped} trial{'s' if stopped != 1 else ''} stopped at an epoch boundary")
     return (
         f"search {_duration(budget['used_s'])} of a {_duration(budget['budget_s'])} budget "
         f"({'; '.join(notes)})"

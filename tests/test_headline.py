@@ -17,3 +17,8 @@ def test_budget_use_and_overrun_are_spelled_out():
          "refused_starts": 3}
     )  # fmt: skip
     assert within == "search 1 min 00 s of a 1 min 00 s budget (within it)"
+    one = budget_text(
+        {"budget_s": 1200, "used_s": 1209.0, "overrun_s": 9.0, "stopped_trials": 1,
+         "refused_starts": 0}
+    )  # fmt: skip
+    assert one.endswith("(9 s over; 1 trial stopped at an epoch boundary)")
