@@ -14,7 +14,6 @@ against the linear model. Every choice reads validation only; test is printed, n
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,30 +21,22 @@ import torch
 
 from data.prepare import prepare_data
 from models.linear import LinearTextModel
-from results.load import read_records
-from results.run_files import CONFIG_FILE, ENSEMBLE_DIR, RECORDS_FILE, SUMMARY_FILE
+from results.load import load_run
+from results.run_files import CONFIG_FILE, ENSEMBLE_DIR
 from results.stats import paired_counts
 from tune.config import read_config_json
 from tune.outcome.ensemble import Candidate, Scores
 from tune.outcome.final import Pool, combine, options
 
 
-def best_val_by_trial(run_dir: Path) -> dict[str, float]:
-    best: dict[str, float] = {}
-    for record in read_records(run_dir / RECORDS_FILE):
-        acc = record.get("metrics", {}).get("val_acc")
-        if record.get("event") == "result" and acc is not None:
-            best[record["trial_id"]] = max(best.get(record["trial_id"], 0.0), float(acc))
-    return best
-
-
 def rows(run_dir: Path) -> list[str]:
     cfg = read_config_json(run_dir / CONFIG_FILE)
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    run = load_run(run_dir)
+    summary = run.summary
     data = prepare_data(cfg.data)
     yv, yt = data.val.labels, data.test.labels
-    ranked = sorted(best_val_by_trial(run_dir).items(), key=lambda t: -t[1])
-    pool_ids = {tid for tid, _ in ranked[: cfg.sweep.ensemble_candidates]}
+    ranked = run.trials.sort_values("best_val_acc", ascending=False)
+    pool_ids = set(ranked["trial_id"].head(cfg.sweep.ensemble_candidates))
     candidates = {
         m["trial_id"]: Candidate(
             m["trial_id"], m["family"], m["val_acc"], run_dir / ENSEMBLE_DIR / m["trial_id"]

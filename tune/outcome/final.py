@@ -121,6 +121,14 @@ def greedy_weights(
     return counts
 
 
+def scored(
+    kind: str, weights: dict[str, float], pool: Pool, labels: np.ndarray, **detail: Any
+) -> Option:
+    """An option with its validation accuracy and log loss."""
+    probs = combine(weights, pool.val)
+    return Option(kind, weights, _accuracy(probs, labels), log_loss(probs, labels), detail)
+
+
 def options(
     pool: Pool,
     ensemble: dict[str, Any] | None,
@@ -133,10 +141,7 @@ def options(
     found: list[Option] = []
 
     def add(kind: str, weights: dict[str, float], **detail: Any) -> None:
-        probs = combine(weights, pool.val)
-        found.append(
-            Option(kind, weights, _accuracy(probs, labels), log_loss(probs, labels), detail)
-        )
+        found.append(scored(kind, weights, pool, labels, **detail))
 
     if ranked:
         add("trial", {ranked[0]: 1.0})
@@ -208,11 +213,10 @@ def final_model(
     found = options(pool, ensemble, data.val.labels, family_best)
     if not found:
         return None
-    labels = data.val.labels
     held = [
-        Option("trial", {n: 1.0}, _accuracy(pool.val(n), labels), log_loss(pool.val(n), labels), {})
-        for n in family_best
-        if n in pool.candidates and n != next(iter(pool.candidates))
+        scored("trial", {name: 1.0}, pool, data.val.labels)
+        for name in family_best
+        if name in pool.candidates and name != next(iter(pool.candidates))
     ]
     index, how, right = choose(found, held, pool, data.test.labels)
     final = ([*found, *held])[index]
