@@ -1,7 +1,8 @@
 """Where a sweep's wall time and CPU-seconds go, phase by phase, side by side with main before a
 change (checked out beside this tree).
 
-    python benchmarks/sweep_phases.py --data-dir DIR [--before REV] [--rounds N] [-- SWEEP ARGS]
+    python benchmarks/sweep_phases.py --data-dir DIR [--before REV] [--now REV] [--now-args ARGS]
+        [--rounds N] [-- SWEEP ARGS]
 
 Default sweep: `--preset quick`; pass e.g. `-- --time-budget 20m` for the default preset with a
 budget. Each tree runs `rnn-tune sweep` into a fresh run directory (the data cache warmed first,
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -169,6 +171,9 @@ def main() -> int:
     parser.add_argument("--before", default=BEFORE)
     parser.add_argument("--now", help="a commit to measure instead of this working tree")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--now-args", default="", help="sweep flags for the now tree only, e.g. --reuse-actors"
+    )
     parser.add_argument("sweep_args", nargs="*", default=None)
     args = parser.parse_args()
     sweep_args = args.sweep_args or ["--preset", "quick"]
@@ -190,10 +195,14 @@ def main() -> int:
     for round_ in range(args.rounds):
         order = list(trees.items()) if round_ % 2 == 0 else list(trees.items())[::-1]
         for name, root in order:
-            result = run_one(root, data_dir, storage, f"{name}-{round_}", sweep_args)
+            own = shlex.split(args.now_args) if name == "now" else []
+            result = run_one(root, data_dir, storage, f"{name}-{round_}", [*sweep_args, *own])
             results[name].append(result)
             print(f"{name:<7} {json.dumps(result)}", file=sys.stderr, flush=True)
-    print(f"sweep: rnn-tune sweep {' '.join(sweep_args)} (before = {args.before})\n")
+    print(
+        f"sweep: rnn-tune sweep {' '.join(sweep_args)} (before = {args.before}; now adds "
+        f"{args.now_args or 'nothing'})\n"
+    )
     print(table(results))
     for name, runs in results.items():
         end = median([r["phases"]["end"]["wall_s"] for r in runs])

@@ -99,6 +99,7 @@ hidden_dim = {choice = [16, 32]}
     best_seen = max(r["metrics"]["val_acc"] for r in results)
     assert summary["best"]["val_acc"] == pytest.approx(best_seen)
     assert {r["metrics"]["threads"] for r in results} == {1}  # the trial's CPUs, no --threads
+    assert len({r["metrics"]["actor_id"] for r in results}) == 6  # one actor per trial
     assert {r["metrics"]["device"] for r in results} == {"cpu"} and all(
         r["metrics"]["node_id"] for r in results
     )
@@ -261,6 +262,24 @@ def test_time_budget_stops_starting_trials(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "budget" / "summary.json").read_text())
     assert 1 <= summary["trials"] < 40 and summary["wall_s"] < 120
+
+
+def test_reused_actors_run_trial_after_trial_each_from_its_own_start(tmp_path):
+    result = sweep(
+        "--dataset", "synthetic", "--synthetic-samples", "1500", "--num-samples", "5",
+        "--epochs", "2", "--max-concurrent", "1", "--reuse-actors",
+        "--storage", str(tmp_path), "--name", "reuse", *TINY,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "reuse" / "summary.json").read_text())
+    assert summary["trials"] == 5 and summary["errored"] == 0
+    results = [r for r in records(tmp_path / "reuse") if r["event"] == "result"]
+    assert len({r["metrics"]["actor_id"] for r in results}) == 1  # one actor ran all five
+    for trial in {r["trial_id"] for r in results}:
+        mine = [r["metrics"] for r in results if r["trial_id"] == trial]
+        assert [m["epoch"] for m in mine] == list(range(1, len(mine) + 1))
+        assert {m["resumed_from_epoch"] for m in mine} == {0}  # no state from the trial before
+    assert json.loads((tmp_path / "reuse" / "config.json").read_text())["sweep"]["reuse_actors"]
 
 
 def test_gpu_request_without_gpus_fails_early(tmp_path):

@@ -106,13 +106,14 @@ def sweep_budget(cfg: Config, run_dir: Path) -> Budget | None:
 
 def trainable(cfg: Config, data: PreparedData, sweep: str):
     """The trial function with the base config and the training arrays in Ray's object store (put
-    once), as an actor class named after each trial in the dashboard."""
+    once), as an actor class named after each trial in the dashboard (after the sweep where
+    actors are reused)."""
     resources = {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
     with_data = tune.with_parameters(
         run_trial, base=cfg.to_dict(), data=data.for_training(), sweep=sweep
     )
     actor = tune.with_resources(wrap_function(with_data), resources)
-    return named_trial_actor(actor, sweep, cfg.train.model)
+    return named_trial_actor(actor, sweep, cfg.train.model, cfg.sweep.reuse_actors)
 
 
 def prepare_sweep_data(cfg: Config, quiet: bool = False) -> tuple[Config, PreparedData]:
@@ -413,7 +414,7 @@ def _new_tuner(
             scheduler=scheduler,
             num_samples=s.trial_cap or -1,  # -1: until the time budget ends the sweep
             max_concurrent_trials=s.max_concurrent,
-            reuse_actors=False,  # an actor's repr is read once: one actor per trial
+            reuse_actors=s.reuse_actors,  # else one actor per trial, named after it
             trial_name_creator=TrialNamer(run_dir.name),
             trial_dirname_creator=TrialNamer(run_dir.name),
         ),

@@ -3,7 +3,9 @@ its metrics.
 
 Ray lists every function trial as an anonymous `ImplicitFunc` actor (ray#32903). The dashboard's
 Actors view shows an actor's `__repr__`, which Ray reads once, when the actor starts; so each
-trial runs in its own actor (`reuse_actors=False`) whose repr names the sweep, trial and family.
+trial runs in its own actor whose repr names the sweep, trial and family. With `--reuse-actors`
+an actor runs trial after trial (saving each trial's process start: imports and the first
+optimizer, about 3 CPU-s), so its repr names only the sweep; the epoch lines name each trial.
 The epoch lines go to the trial worker's own log (the dashboard's Logs page and the actor's log
 link), not to the driver's terminal. The metrics (`ray.util.metrics`) reach Ray's Metrics page
 and any Prometheus that scrapes the nodes' metrics endpoints (names prefixed `ray_`).
@@ -29,11 +31,19 @@ def trial_label(sweep: str, trial_id: str, family: str) -> str:
     return f"{sweep} trial {trial_id} {family}"
 
 
-def named_trial_actor(trainable: type, sweep: str, default_family: str) -> type:
-    """The trial's actor class, named after its trial in the dashboard's Actors view."""
+def shared_actor_label(sweep: str) -> str:
+    """The repr of an actor that runs trial after trial (`reuse_actors`)."""
+    return f"{sweep} trials (actor reused: its log names each trial)"
+
+
+def named_trial_actor(trainable: type, sweep: str, default_family: str, reused: bool) -> type:
+    """The trial's actor class, named after its trial in the dashboard's Actors view (after the
+    sweep when the actor is reused: Ray reads the repr once, at the first trial)."""
 
     class RNNTuneTrial(trainable):
         def __repr__(self) -> str:
+            if reused:
+                return shared_actor_label(sweep)
             return trial_label(sweep, self.trial_id, self.config.get("model", default_family))
 
     RNNTuneTrial.__qualname__ = "RNNTuneTrial"
