@@ -194,7 +194,7 @@ class SweepConfig:
     dashboard_port: int = setting(8265, "dashboard port", ge=1, le=65535)
     reuse_actors: bool = setting(
         False,
-        "run later trials in finished trials' Ray actors: about 3 CPU-s less per trial, but the "
+        "run later trials in finished trials' Ray actors: about 3.5 CPU-s less per trial, but the "
         "dashboard's Actors view can no longer name each actor after its trial",
     )
     search: dict = setting(
