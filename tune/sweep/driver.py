@@ -106,8 +106,8 @@ def sweep_budget(cfg: Config, run_dir: Path) -> Budget | None:
 
 def trainable(cfg: Config, data: PreparedData, sweep: str):
     """The trial function with the base config and the training arrays in Ray's object store (put
-    once), as an actor class named after each trial in the dashboard (after the sweep where
-    actors are reused)."""
+    once), as an actor class named after each trial in the dashboard (after the sweep alone
+    when actors are reused)."""
     resources = {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
     with_data = tune.with_parameters(
         run_trial, base=cfg.to_dict(), data=data.for_training(), sweep=sweep
