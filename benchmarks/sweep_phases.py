@@ -192,11 +192,12 @@ def main() -> int:
         check=True,
     )
     results: dict[str, list[dict]] = {name: [] for name in trees}
+    own_args = {"before": [], "now": shlex.split(args.now_args)}
     for round_ in range(args.rounds):
         order = list(trees.items()) if round_ % 2 == 0 else list(trees.items())[::-1]
         for name, root in order:
-            own = shlex.split(args.now_args) if name == "now" else []
-            result = run_one(root, data_dir, storage, f"{name}-{round_}", [*sweep_args, *own])
+            run_args = [*sweep_args, *own_args[name]]
+            result = run_one(root, data_dir, storage, f"{name}-{round_}", run_args)
             results[name].append(result)
             print(f"{name:<7} {json.dumps(result)}", file=sys.stderr, flush=True)
     print(
