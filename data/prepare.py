@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ class PreparedData:
     key: str
     cache_hit: bool
     malformed_rows: int = 0
-    vectors: np.ndarray | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def for_training(self) -> TrainingData:
         return TrainingData(self.train, self.val, len(self.vocab), self.class_names, self.vectors)
@@ -58,14 +58,19 @@ class TrainingData:
     """What a trial reads: the train and validation splits, the vocab's size and the class names.
 
     No vocab strings and no test split, so the copy each trial gets is the id arrays alone (read
-    in place from Ray's object store), with the pre-trained word vectors (V, D) if any.
+    in place from Ray's object store), with each pre-trained vectors' (V, D) rows by the name
+    --vectors (or the search) gives them: read once per run, shared by every trial.
     """
 
     train: EncodedSplit
     val: EncodedSplit
     vocab_size: int
     class_names: tuple[str, ...]
-    vectors: np.ndarray | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def vectors_for(self, name: str | None) -> np.ndarray | None:
+        """The rows that start a model whose `vectors` setting is `name` (None: none)."""
+        return self.vectors[name] if name else None
 
 
 @dataclass

@@ -21,11 +21,14 @@ from data.vocab import PAD_ID, Vocab
 
 @dataclass(frozen=True)
 class WordVectors:
-    """matrix (V, D) float32, row i for vocab id i; `found` rows came from the file."""
+    """matrix (V, D) float32, row i for vocab id i; `found` rows came from the file `path`;
+    `name` is what --vectors said (a source name or the path), `sha256` the file's."""
 
     matrix: np.ndarray
     found: int
     path: str
+    name: str = ""
+    sha256: str = ""
 
     @property
     def dim(self) -> int:
@@ -115,4 +118,4 @@ def read_vectors(path: str | Path, vocab: Vocab, seed: int = 0) -> WordVectors:
     rng = np.random.default_rng(seed)
     matrix[missing] = rng.normal(0.0, spread, size=(int(missing.sum()), dim))
     matrix[PAD_ID] = 0.0
-    return WordVectors(matrix, found, str(path))
+    return WordVectors(matrix, found, str(path), str(path))

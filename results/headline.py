@@ -37,6 +37,10 @@ def describe_settings(config: dict[str, Any]) -> str:
         parts.append("bidirectional" if config["bidirectional"] else "unidirectional")
     if config.get("num_layers") is not None:
         parts.append(f"{config['num_layers']} layer{'s' if config['num_layers'] != 1 else ''}")
+    if config.get("vectors") not in (None, "none"):
+        scale = config.get("embed_lr_scale")
+        tuned = "" if scale in (None, 1, 1.0) else " frozen" if scale == 0 else f" at {scale:g}x lr"
+        parts.append(f"{config['vectors']} vectors{tuned}")
     for key, label in (("embed_dim", "embed"), ("hidden_dim", "hidden")):
         if config.get(key) is not None:
             parts.append(f"{label} {config[key]}")

@@ -14,6 +14,8 @@ from results.run_files import CONFIG_FILE, OPTIONS, RECORDS_FILE, SUMMARY_FILE
 
 HYPERPARAMETERS = (
     "model",
+    "vectors",
+    "embed_lr_scale",
     "embed_dim",
     "hidden_dim",
     "num_layers",

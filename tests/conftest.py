@@ -36,9 +36,11 @@ def real_ag_news() -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch) -> Path:
-    """Every test gets its own encode/download cache so tests never share state."""
+    """Every test gets its own encode/download cache so tests never share state, and never
+    reaches the network for named vectors (the download tests serve them on 127.0.0.1)."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("RNN_TUNE_CACHE_DIR", str(cache))
+    monkeypatch.setenv("RNN_TUNE_OFFLINE", "1")
     return cache
 
 

@@ -330,7 +330,7 @@ def test_sweep_starts_every_trial_from_the_vectors_file(tmp_path):
         "--no-report",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "vectors: 4 of 56 vocab words (7%) found in" in result.stdout
+    assert f"vectors {path}: 4 of 56 vocab words (7%) found in" in result.stdout
     config = json.loads((tmp_path / "vec" / "config.json").read_text())
     assert config["train"]["embed_dim"] == 5 and "embed_dim" not in config["sweep"]["search"]
     summary = json.loads((tmp_path / "vec" / "summary.json").read_text())

@@ -125,7 +125,7 @@ def test_train_with_vectors_file(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "vectors: 29 of 56 vocab words (52%) found in" in result.stdout
+    assert f"vectors {path}: 29 of 56 vocab words (52%) found in" in result.stdout
     assert json.loads((out / "config.json").read_text())["train"]["embed_dim"] == 6
     assert load_checkpoint(out / "model.pt").model.embedding.embedding_dim == 6
 

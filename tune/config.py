@@ -31,6 +31,11 @@ class ConfigError(ValueError):
     """A config value, file or flag is wrong; the message names it and the fix."""
 
 
+def none_or_text(text: str) -> str | None:
+    """A flag's `none` -> None (no vectors), anything else as given."""
+    return None if text.lower() == "none" else text
+
+
 def parse_duration(text: str) -> float:
     """`90s`, `10m`, `1.5h` or plain seconds -> seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
@@ -95,9 +100,25 @@ class TrainConfig:
     weight_decay: float = setting(0.0, "Adam weight decay", ge=0, searchable=True)
     grad_clip: float | None = setting(5.0, "gradient norm clip (0 for none)", ge=0, searchable=True)
     vectors: str | None = setting(
-        None,
-        "start the embedding from pre-trained word vectors: a GloVe, word2vec or fastText text "
-        "file (.gz too); embed_dim becomes their size",
+        "glove.6B.50d",
+        "pre-trained word vectors that start the embedding: a name (glove.6B.50d, 100d, 200d or "
+        "300d: downloaded once into the cache, checksum checked) or a GloVe, word2vec or fastText "
+        "text file (.gz too); none trains it from scratch; embed_dim becomes their size",
+        parse=none_or_text,
+        searchable=True,
+    )
+    embed_lr_scale: float = setting(
+        1.0,
+        "the embedding's learning rate as a share of lr: 1 trains it with the rest, 0 freezes it "
+        "(pre-trained vectors kept as they are)",
+        ge=0,
+        searchable=True,
+    )
+    vector_files: dict = setting(
+        help="filled by the run: the vectors read, {name: {file, sha256, words_found, "
+        "vocab_size, dim}}",
+        cli=False,
+        default_factory=dict,
     )
     sparse_embedding: bool = setting(True, "sparse embedding gradients with SparseAdam")
     batch_size: int = setting(64, "training batch size", ge=1, searchable=True)
@@ -110,6 +131,10 @@ class TrainConfig:
     threads: int | None = setting(
         None, "torch CPU threads (else torch's choice; in a sweep, the trial's CPUs)", ge=1, le=1024
     )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.vectors, str) and self.vectors.lower() == "none":
+            object.__setattr__(self, "vectors", None)  # "none": TOML and search spaces have no null
 
     @property
     def effective_lr(self) -> float:
@@ -128,6 +153,10 @@ class TrainConfig:
 
 DEFAULT_SEARCH: dict[str, Any] = {
     "model": {"choice": ["rnn", "lstm", "gru"]},
+    # Pre-trained vectors beat training the embedding from scratch by 1.5-1.6 points of the final
+    # model on AG_NEWS (docs/benchmarks.md): "none" is no choice here; where neither can be had
+    # the run says so and trains from scratch, searching embed_dim instead.
+    "vectors": {"choice": ["glove.6B.50d", "glove.6B.100d"]},
     "lr": {"loguniform": [3e-4, 1e-2]},
     "embed_dim": {"choice": [64, 128, 256]},
     "hidden_dim": {"choice": [64, 128, 256]},

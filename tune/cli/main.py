@@ -1,5 +1,5 @@
-"""Entry point: `rnn-tune {train,predict,sweep,promote,report,monitor} ...`; bad input exits 2,
-one line."""
+"""Entry point: `rnn-tune {train,predict,sweep,promote,report,monitor,vectors} ...`; bad input
+exits 2, one line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from data.errors import DataError
-from tune.cli import monitor, predict, promote, report, sweep, train
+from tune.cli import monitor, predict, promote, report, sweep, train, vectors
 from tune.config import ConfigError
 
 SUBCOMMANDS = {
@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "promote": promote,
     "report": report,
     "monitor": monitor,
+    "vectors": vectors,
 }
 
 

@@ -152,7 +152,10 @@ def absolute_paths(cfg: Config) -> Config:
         for k in ("data_dir", "cache_dir", "train_file", "test_file")
         if (v := getattr(cfg.data, k))
     }
-    train = {"vectors": absolute(cfg.train.vectors)} if cfg.train.vectors else {}
+    from data.vector_sources import is_named
+
+    vectors = cfg.train.vectors
+    train = {"vectors": absolute(vectors)} if vectors and not is_named(vectors) else {}
     s = cfg.sweep
     sweep = {
         "storage": s.storage if "://" in s.storage else absolute(s.storage),

@@ -46,7 +46,13 @@ from tune.sweep.pruning import CheckpointPruner, delete_checkpoint
 from tune.sweep.ray_state import ExperimentStateGuard, repair_state
 from tune.sweep.reconcile import reconcile
 from tune.sweep.records import LiveProgress, TrialRecorder, ended_trials, unfinished_trials
-from tune.sweep.search_space import family_first_points, largest_train, tune_space
+from tune.sweep.search_space import (
+    ConditionalSpace,
+    family_first_points,
+    is_conditional,
+    largest_train,
+    tune_space,
+)
 from tune.sweep.trial import FAULT_ENV, run_trial
 from tune.sweep.trial_monitor import named_trial_actor
 from tune.sweep.warm_start import seed_study
@@ -389,8 +395,15 @@ def _new_tuner(
             study_name=run_dir.name, storage=storage, direction="maximize", load_if_exists=True
         )
         seed_study(study, Path(s.warm_start))
+    conditional = is_conditional(s.search)
+    dims = {name: matrix.shape[1] for name, matrix in data.vectors.items()}
     search = WholeCurveOptunaSearch(
-        sampler=make_sampler(s.trial_cap or UNCAPPED_PLAN, families, cfg.train.seed),
+        space=ConditionalSpace(s.search, dims) if conditional else None,
+        metric="val_acc" if conditional else None,
+        mode="max" if conditional else None,
+        sampler=make_sampler(
+            s.trial_cap or UNCAPPED_PLAN, families, cfg.train.seed, grouped=conditional
+        ),
         study_name=run_dir.name,
         storage=storage,
         budget=budget,
@@ -406,7 +419,7 @@ def _new_tuner(
     )
     return tune.Tuner(
         trainable(cfg, data, run_dir.name),
-        param_space=tune_space(s.search),
+        param_space={} if conditional else tune_space(s.search),
         tune_config=tune.TuneConfig(
             metric="val_acc",
             mode="max",

@@ -3,9 +3,11 @@ the sampler it asks: TPE sized to the budget, with a floor of trials per model f
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from optuna import Study
+from optuna.exceptions import ExperimentalWarning
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial
 from ray.tune.result import TRAINING_ITERATION
@@ -110,16 +112,23 @@ class FamilyFloorSampler(BaseSampler):
         self.base.reseed_rng()
 
 
-def make_sampler(num_samples: int, families: list[str], seed: int) -> BaseSampler:
+def make_sampler(
+    num_samples: int, families: list[str], seed: int, grouped: bool = False
+) -> BaseSampler:
     """Multivariate TPE (parameters modelled jointly) with constant liar (running trials count as
     bad, so concurrent trials spread out), its start-up sized to the budget, and a floor of trials
-    per family when the space has several."""
-    tpe = TPESampler(
-        seed=seed,
-        n_startup_trials=startup_trials(num_samples, len(families)),
-        multivariate=True,
-        constant_liar=True,
-    )
+    per family when the space has several. `grouped` for a conditional space: TPE models each
+    set of parameters that occur together jointly (Optuna's `group=True`), so a parameter is
+    modelled only from the trials it applied to."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # group=True, stable since Optuna 2.8
+        tpe = TPESampler(
+            seed=seed,
+            n_startup_trials=startup_trials(num_samples, len(families)),
+            multivariate=True,
+            group=grouped,
+            constant_liar=True,
+        )
     if len(families) < 2:
         return tpe
     return FamilyFloorSampler(tpe, families, family_floor(num_samples, len(families)))

@@ -35,6 +35,43 @@ def tune_space(search: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return space
 
 
+def is_conditional(search: dict[str, dict[str, Any]]) -> bool:
+    """Searched vectors make embed_dim (and embed_lr_scale) apply to some trials only."""
+    return "vectors" in search
+
+
+class ConditionalSpace:
+    """The search space as an Optuna define-by-run function (Ray's OptunaSearch takes it as
+    `space`), for a space that searches `vectors`: `vectors` is asked first; `embed_dim` only
+    where it is none (else the vectors' size is returned as a constant, which TPE never
+    models); `embed_lr_scale` only where it is not. A class, not a closure: Ray pickles the
+    searcher for --resume."""
+
+    def __init__(self, search: dict[str, dict[str, Any]], dims: dict[str, int]):
+        self.search, self.dims = search, dims
+
+    def __call__(self, trial) -> dict[str, Any]:
+        vectors = suggest(trial, "vectors", self.search["vectors"])
+        constants: dict[str, Any] = {}
+        if vectors != "none":
+            constants["embed_dim"] = self.dims[vectors]
+        for key, spec in self.search.items():
+            skip = "embed_dim" if vectors != "none" else "embed_lr_scale"
+            if key not in ("vectors", skip):
+                suggest(trial, key, spec)
+        return constants
+
+
+def suggest(trial, key: str, spec: dict[str, Any]) -> Any:
+    """One `{kind: args}` asked of an Optuna trial, as tune_space's domains would sample it."""
+    ((kind, args),) = spec.items()
+    if kind == "choice":
+        return trial.suggest_categorical(key, list(args))
+    if kind in ("uniform", "loguniform"):
+        return trial.suggest_float(key, args[0], args[1], log=kind == "loguniform")
+    return trial.suggest_int(key, args[0], args[1], log=kind == "lograndint")
+
+
 def largest_train(cfg: Config) -> TrainConfig:
     """The train settings with every searched size at the top of its range (LSTM if the family
     is searched): the biggest model the sweep can build."""
@@ -47,6 +84,9 @@ def largest_train(cfg: Config) -> TrainConfig:
     if "model" in cfg.sweep.search:
         by_size = ("rnn", "gru", "lstm")
         top["model"] = max(cfg.sweep.search["model"]["choice"], key=by_size.index)
+    dims = [v["dim"] for v in cfg.train.vector_files.values()]
+    if dims and "vectors" in cfg.sweep.search:
+        top["embed_dim"] = max([top.get("embed_dim", cfg.train.embed_dim), *dims])
     if "bidirectional" in cfg.sweep.search:
         top["bidirectional"] = True in cfg.sweep.search["bidirectional"]["choice"]
     return replace(cfg.train, **top)

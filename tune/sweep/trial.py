@@ -51,7 +51,8 @@ def run_trial(
                 Path(directory), cfg, data.vocab_size, num_classes, device
             )
     else:
-        model = model_for(cfg.train, data.vocab_size, num_classes, data.vectors).to(device)
+        vectors = data.vectors_for(cfg.train.vectors)
+        model = model_for(cfg.train, data.vocab_size, num_classes, vectors).to(device)
     _inject_nan(model, cfg.train.model)
     optimizer = make_optimizer(model, cfg.train)
     if optimizer_state:

@@ -14,10 +14,9 @@ from torch import nn
 
 from data.batches import PaddedBatches
 from data.encode import EncodedSplit
-from data.vectors import WordVectors, read_vectors
-from data.vocab import UNK_ID, Vocab
+from data.vocab import UNK_ID
 from models.classifier import RecurrentClassifier, build_model
-from tune.config import Config, TrainConfig
+from tune.config import TrainConfig
 from tune.train.inference import autocast, logits
 
 
@@ -108,22 +107,6 @@ def model_for(
     return model
 
 
-def with_vectors(cfg: Config, vocab: Vocab) -> tuple[Config, WordVectors | None]:
-    """`cfg.train.vectors` read against `vocab`, and the config with embed_dim set to their size
-    (and out of the search); (cfg, None) without vectors."""
-    if not cfg.train.vectors:
-        return cfg, None
-    vectors = read_vectors(cfg.train.vectors, vocab, cfg.train.seed)
-    return cfg.with_embed_dim(vectors.dim), vectors
-
-
-def describe_vectors(vectors: WordVectors, vocab_size: int) -> str:
-    return (
-        f"vectors: {vectors.found:,} of {vocab_size:,} vocab words "
-        f"({vectors.found / vocab_size:.0%}) found in {vectors.path}; embed_dim {vectors.dim}"
-    )
-
-
 ONECYCLE_RISE = 0.3
 
 
@@ -178,18 +161,28 @@ class JointOptimizer:
 
 
 def make_optimizer(model: RecurrentClassifier, cfg: TrainConfig) -> JointOptimizer:
-    lr = cfg.effective_lr
+    """Adam (SparseAdam for a sparse embedding). The embedding learns at `embed_lr_scale` x lr,
+    kept by the schedule through each group's `lr_scale`; at 0 it is frozen and has no
+    optimizer."""
+    lr, scale = cfg.effective_lr, cfg.embed_lr_scale
     dense = [p for name, p in model.named_parameters() if not name.startswith("embedding.")]
     embedding = list(model.embedding.parameters())
+    dense_group = {"params": dense, "lr_scale": 1.0}
+    if scale == 0:
+        for p in embedding:
+            p.requires_grad_(False)
+        adam = torch.optim.Adam([dense_group], lr=lr, weight_decay=cfg.weight_decay)
+        return JointOptimizer([adam])
+    embed_group = {"params": embedding, "lr": lr * scale, "lr_scale": scale}
     if model.embedding.sparse:
         return JointOptimizer(
             [
-                torch.optim.SparseAdam(embedding, lr=lr, betas=SPARSE_BETAS),
-                torch.optim.Adam(dense, lr=lr, weight_decay=cfg.weight_decay),
+                torch.optim.SparseAdam([embed_group], lr=lr * scale, betas=SPARSE_BETAS),
+                torch.optim.Adam([dense_group], lr=lr, weight_decay=cfg.weight_decay),
             ]
         )
     return JointOptimizer(
-        [torch.optim.Adam(embedding + dense, lr=lr, weight_decay=cfg.weight_decay)]
+        [torch.optim.Adam([embed_group, dense_group], lr=lr, weight_decay=cfg.weight_decay)]
     )
 
 
@@ -230,7 +223,7 @@ def train_one_epoch(
     """One pass over `batches`; raises NonFiniteLossError once the loss is NaN/inf.
 
     `lr_at(step)` (1-based within the epoch), when given, sets every group's learning rate
-    before that step.
+    before that step (times the group's `lr_scale`).
 
     Loss and accuracy are summed on the device and read once at the end: no per-step host sync
     (the finiteness check reads the running sum every CHECK_FINITE_EVERY steps).
@@ -250,7 +243,7 @@ def train_one_epoch(
         optimizer.zero_grad(set_to_none=True)
         if lr_at is not None:
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step)
+                group["lr"] = lr_at(step) * group.get("lr_scale", 1.0)
         loss.backward()
         if grad_clip:
             clip_gradients(parameters, grad_clip)

@@ -37,7 +37,8 @@ def train_run(cfg: Config, out: Path) -> dict[str, Any]:
     started = time.perf_counter()
     cfg, data = prepare_run(cfg)
     set_seed(cfg.train.seed)
-    model = model_for(cfg.train, len(data.vocab), len(data.class_names), data.vectors).to(device)
+    vectors = data.for_training().vectors_for(cfg.train.vectors)
+    model = model_for(cfg.train, len(data.vocab), len(data.class_names), vectors).to(device)
     optimizer = make_optimizer(model, cfg.train)
     print(
         f"model: {cfg.train.model} ({count_parameters(model):,} parameters) on {describe(device)}"
