@@ -14,6 +14,18 @@ REPO = Path(__file__).resolve().parents[1]
 BEFORE_REV = "f0f89f3"  # main before the fast-trials change (issue 8)
 
 
+SHARED_GLOVE = REPO.parent / "shared" / "data" / "glove" / "glove.6B.50d.subset.txt.gz"
+
+
+def seed_vectors(cache_dir: Path) -> None:
+    """Register the shared real GloVe 50d file as glove.6B.50d in `cache_dir` (once), as a user
+    with no network would (`rnn-tune vectors add`); benchmarks never download."""
+    from data.vector_sources import cached, register
+
+    if SHARED_GLOVE.is_file() and not cached("glove.6B.50d", cache_dir):
+        register("glove.6B.50d", SHARED_GLOVE, cache_dir)
+
+
 def checkout_before(rev: str = BEFORE_REV) -> Path:
     """A detached git worktree of `rev` in .cache/bench-REV (ignored), created once and reused."""
     target = REPO / ".cache" / f"bench-{rev}"

@@ -2,6 +2,7 @@
 rows (issue 21)?
 
     python benchmarks/learning_curve.py --data-dir DIR [--minutes 5] [--sizes 2500 5000 all]
+        [--vectors none glove.6B.50d]
 
 One short sweep per size (`rnn-tune sweep --time-budget {minutes}m --max-train-samples N`, the
 validation and test splits unchanged), one after the other, each sampled as in sweep_phases.py.
@@ -51,13 +52,17 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=5)
     parser.add_argument("--sizes", nargs="+", default=["2500", "5000", "all"])
     parser.add_argument("--root", type=Path, default=REPO, help="the tree to run (a checkout)")
+    parser.add_argument(
+        "--vectors", nargs="+", default=[None], help="one curve per value (e.g. none glove.6B.50d)"
+    )
     args = parser.parse_args()
     data = str(Path(args.data_dir).resolve())
     storage = REPO / ".cache" / "bench-learning-curve"
     shutil.rmtree(storage, ignore_errors=True)
     lines = []
-    for size in args.sizes:
+    for vectors, size in ((v, s) for v in args.vectors for s in args.sizes):
         extra = [] if size == "all" else ["--max-train-samples", size]
+        extra += ["--vectors", vectors] if vectors else []
         base = ["--data-dir", data, "--storage", str(storage), "--quiet", *extra]
         subprocess.run(  # the data cache, prepared outside the timed run
             [sys.executable, "-c", WARM, "sweep", *base],
@@ -65,10 +70,11 @@ def main() -> int:
             env=bench_env(args.root),
             check=True,
         )
-        name = f"rows-{size}"
+        name = f"rows-{size}" + (f"-{vectors}" if vectors else "")
         cli = ["sweep", *base, "--time-budget", f"{args.minutes:g}m", "--name", name]
         result = run_command(args.root, cli, storage / name)
-        lines.append(size_row(size, storage / name, result["wall_s"]))
+        label = f"{size}, vectors {vectors}" if vectors else size
+        lines.append(size_row(label, storage / name, result["wall_s"]))
         print(lines[-1], file=sys.stderr, flush=True)
     print(
         "| train rows | trials | wall s | RNN ensemble test | linear test | RNNs vs linear: "

@@ -94,6 +94,19 @@ def build_sections(
         ),
     ]
     for r in runs:
+        vectors = tables.vectors_used(r.config, r.trials)
+        if vectors is not None:
+            main.append(
+                (
+                    f"Pre-trained vectors ({r.name})" if len(runs) > 1 else "Pre-trained vectors",
+                    "The word vectors that started the embeddings (read once per run; sha256: the "
+                    "file's first 12 hex digits; words_found: vocab words the file holds, the rest "
+                    "start random), and beside each, and beside none where the search trained "
+                    "embeddings from scratch too, its trials' validation accuracy.",
+                    vectors,
+                )
+            )
+    for r in runs:
         options = tables.final_options(r.summary)
         if options is not None:
             main.append(

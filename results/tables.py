@@ -193,3 +193,36 @@ def final_options(summary: dict[str, Any] | None) -> pd.DataFrame | None:
             }
         )
     return pd.DataFrame(rows)
+
+
+def vectors_used(config: dict[str, Any], trials: pd.DataFrame) -> pd.DataFrame | None:
+    """The pre-trained vectors a run read (file, SHA-256, vocab words found) and, beside each and
+    beside training the embedding from scratch ("none") where the search tried that too, the
+    trials and their best and median validation accuracy: vectors against none, on this run.
+    None when the run used no vectors (runs from before vector_files list the name alone)."""
+    train = config.get("train", {})
+    fixed = train.get("vectors")
+    files = train.get("vector_files") or ({fixed: {}} if fixed else {})  # older runs: the name
+    if not files:
+        return None
+    column = trials["vectors"] if "vectors" in trials else pd.Series(None, index=trials.index)
+    used = column.where(column.notna(), fixed if fixed else "none").astype(str)
+    names = [*files, *(["none"] if (used == "none").any() else [])]
+    rows = []
+    for name in names:
+        mine = trials[used == name]
+        record = files.get(name, {})
+        rows.append(
+            {
+                "vectors": name,
+                "dim": record.get("dim"),
+                "words_found": (
+                    f"{record['words_found']:,} of {record['vocab_size']:,}" if record else ""
+                ),
+                "sha256": record.get("sha256", "")[:12],
+                "trials": len(mine),
+                "best_val_acc": mine["best_val_acc"].max() if len(mine) else np.nan,
+                "median_val_acc": mine["best_val_acc"].median() if len(mine) else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -85,3 +85,57 @@ def test_a_sweep_killed_on_the_old_layout_resumes_and_reports_on_the_new(tmp_pat
     assert report.returncode == 0, report.stderr[-3000:]
     first = (run_dir / "report.md").read_text().split("\n## ")[0]
     assert "**Use the " in first and "Against TF-IDF + linear SVM" in first
+
+
+BEFORE_NAMED_VECTORS = "d8f5edd"  # main before named vectors: --vectors was a file path only
+
+
+def test_a_sweep_with_a_vectors_file_killed_before_named_vectors_resumes_and_reports(tmp_path):
+    """config.json from before `vectors` was searchable (no embed_lr_scale, no vector_files)
+    still loads; the file is read again, each resumed trial starts from it, and the report
+    names it."""
+    known = subprocess.run(
+        ["git", "-C", str(REPO), "cat-file", "-e", f"{BEFORE_NAMED_VECTORS}^{{commit}}"],
+        capture_output=True,
+    )
+    if known.returncode != 0:
+        pytest.skip(f"commit {BEFORE_NAMED_VECTORS} is not in this checkout's history")
+    old = checkout_before(BEFORE_NAMED_VECTORS)
+    vectors = tmp_path / "vectors.txt"
+    words = ["alpha", "beta", "gamma", "delta"]
+    vectors.write_text("".join(f"{w} {i} 0.5 -0.5 1 0\n" for i, w in enumerate(words)))
+    run_dir = tmp_path / "oldvec"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "tune.cli.main", "sweep", "--dataset", "synthetic",
+         "--synthetic-samples", "12000", "--num-samples", "4", "--epochs", "3",
+         "--grace-period", "3", "--max-concurrent", "1", "--vectors", str(vectors),
+         "--hidden-dim", "16", "--no-dashboard", "--no-report", "--quiet",
+         "--storage", str(tmp_path), "--name", "oldvec"],
+        cwd=old,
+        env={**os.environ, "PYTHONPATH": str(old)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.time() + 300
+    while time.time() < deadline and sum(r["event"] == "complete" for r in records(run_dir)) < 2:
+        assert driver.poll() is None, driver.stderr.read().decode()[-3000:]
+        time.sleep(0.5)
+    time.sleep(2)
+    kill_tree(driver)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert "vector_files" not in config["train"] and config["train"]["embed_dim"] == 5
+    before = len(records(run_dir))
+
+    resumed = subprocess.run(
+        ["rnn-tune", "sweep", "--resume", str(run_dir), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"vectors {vectors}: 4 of" in resumed.stdout
+    assert any(r["event"] == "start" for r in records(run_dir)[before:])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["trials"] == 4 and summary["completed"] == 4
+    report = (run_dir / "report.md").read_text()
+    assert "Pre-trained vectors" in report and str(vectors) in report

@@ -139,3 +139,113 @@ def test_train_with_a_missing_vectors_file_is_one_line(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "no such word-vectors file" in result.stderr
+
+
+def test_the_conditional_space_asks_embed_dim_only_without_vectors():
+    """TPE (grouped, as the driver builds it) never sees embed_dim on a trial with vectors, nor
+    embed_lr_scale on one without; a trial with vectors gets their size as a constant."""
+    import optuna
+
+    from tune.sweep.optuna_search import make_sampler
+    from tune.sweep.search_space import ConditionalSpace
+
+    search = {
+        "vectors": {"choice": ["none", "glove.6B.50d", "glove.6B.100d"]},
+        "embed_dim": {"choice": [64, 128]},
+        "embed_lr_scale": {"choice": [0.0, 1.0]},
+        "lr": {"loguniform": [1e-3, 1e-2]},
+    }
+    space = ConditionalSpace(search, {"glove.6B.50d": 50, "glove.6B.100d": 100})
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(30, [], 0, True))
+    kinds = set()
+    for _ in range(30):
+        trial = study.ask()
+        constants = space(trial)
+        vectors = trial.params["vectors"]
+        kinds.add(vectors)
+        if vectors == "none":
+            assert constants == {} and "embed_dim" in trial.params
+            assert "embed_lr_scale" not in trial.params
+        else:
+            assert constants == {"embed_dim": int(vectors.split(".")[-1].rstrip("d"))}
+            assert "embed_dim" not in trial.params and "embed_lr_scale" in trial.params
+        study.tell(trial, trial.params["lr"] * 10 + (vectors != "none"))
+    assert kinds == set(search["vectors"]["choice"])
+
+
+def prepared(tmp_path, search: dict | None, vectors: str | None = "glove.6B.50d"):
+    from tune.train.prepare import prepare_run
+
+    cfg = Config.from_dict(
+        {
+            "data": {"dataset": "synthetic", "synthetic_samples": 200},
+            "train": {"vectors": vectors},
+            "sweep": {"search": search or {}},
+        }
+    )
+    return prepare_run(cfg, quiet=True)
+
+
+def test_vectors_that_cannot_be_had_are_dropped_with_one_line(tmp_path, capsys):
+    """Offline and not cached: the named choice goes, with one line naming the fix; the file
+    stays and is read once; what was read is recorded in the config."""
+    path = tmp_path / "v.txt"
+    path.write_text("\n".join(glove_lines()) + "\n")
+    search = {
+        "vectors": {"choice": ["none", "glove.6B.50d", str(path)]},
+        "embed_dim": {"choice": [8, 16]},
+        "embed_lr_scale": {"choice": [0.0, 1.0]},
+    }
+    cfg, data = prepared(tmp_path, search)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "glove.6B.50d" in line]
+    assert len(lines) == 1 and "rnn-tune vectors add glove.6B.50d FILE" in lines[0]
+    assert lines[0].endswith("running without them")
+    assert cfg.sweep.search["vectors"] == {"choice": ["none", str(path)]}
+    assert set(data.vectors) == {str(path)} and data.vectors[str(path)].shape[1] == 3
+    record = cfg.train.vector_files[str(path)]
+    assert record["dim"] == 3 and record["words_found"] == 2 and len(record["sha256"]) == 64
+
+
+def test_the_default_vectors_offline_train_from_scratch(tmp_path, capsys):
+    cfg, data = prepared(tmp_path, {"embed_dim": {"choice": [8, 16]}, "embed_lr_scale": {
+        "choice": [0.0, 1.0]}})
+    assert "running without them" in capsys.readouterr().out
+    assert cfg.train.vectors is None and data.vectors == {} and cfg.train.vector_files == {}
+    assert set(cfg.sweep.search) == {"embed_dim"}  # embed_lr_scale needs vectors
+
+
+def test_registered_vectors_fix_embed_dim_and_leave_the_search(tmp_path, isolated_cache):
+    from shared_data import shared_glove
+
+    from data.vector_sources import register
+
+    register("glove.6B.50d", shared_glove(), isolated_cache)
+    cfg, data = prepared(tmp_path, {"embed_dim": {"choice": [8, 16]}})
+    assert cfg.train.vectors == "glove.6B.50d" and cfg.train.embed_dim == 50
+    assert "embed_dim" not in cfg.sweep.search
+    assert data.for_training().vectors_for("glove.6B.50d").shape == (len(data.vocab), 50)
+    assert cfg.train.vector_files["glove.6B.50d"]["words_found"] >= 4  # alpha, beta, gamma, delta
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.1])
+def test_the_embedding_learns_at_its_own_rate_or_not_at_all(scale):
+    """embed_lr_scale 0 freezes the embedding; 0.1 keeps its rate a tenth of the rest's under
+    a schedule (each group's lr_scale)."""
+    from tune.train.loop import lr_factor, make_optimizer
+
+    cfg = TrainConfig(embed_dim=3, hidden_dim=4, embed_lr_scale=scale, lr_schedule="cosine")
+    model = model_for(cfg, len(VOCAB), 2)
+    before = model.embedding.weight.detach().clone()
+    optimizer = make_optimizer(model, cfg)
+    tokens = torch.tensor([[2, 3, 4], [5, 2, 0]])
+    logits = model(tokens, torch.tensor([3, 2]))
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1]))
+    loss.backward()
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.lr * lr_factor(5, 10, "cosine") * group["lr_scale"]
+    optimizer.step()
+    changed = not torch.equal(model.embedding.weight.detach(), before)
+    assert changed == (scale > 0)
+    if scale:
+        rates = sorted(group["lr"] for group in optimizer.param_groups)
+        assert rates[0] == pytest.approx(0.1 * rates[1])

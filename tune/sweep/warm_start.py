@@ -56,7 +56,10 @@ def ranked_trials(source: Path, keys: list[str]) -> list[dict[str, Any]]:
 def in_space(search: dict[str, dict[str, Any]], config: dict[str, Any]) -> bool:
     """Every searched key has a value the new space can take (a choice listed, a value in
     range); keys the space does not search are left to the new run's own settings."""
+    with_vectors = config.get("vectors", "none") != "none"
     for key, spec in search.items():
+        if "vectors" in search and key == ("embed_dim" if with_vectors else "embed_lr_scale"):
+            continue  # the conditional space does not ask it of this configuration
         if key not in config:
             return False
         ((kind, args),) = spec.items()
@@ -88,7 +91,7 @@ def start_points(cfg: Config, source: Path, source_cfg: Config) -> dict[str, Any
         )
     top = ranked[: cfg.sweep.top]
     points = [
-        {**p, "config": {k: p["config"][k] for k in cfg.sweep.search}}
+        {**p, "config": {k: p["config"][k] for k in cfg.sweep.search if k in p["config"]}}
         for p in top
         if in_space(cfg.sweep.search, p["config"])
     ]
