@@ -3,7 +3,8 @@
     python benchmarks/search_quality.py RUN_DIR [RUN_DIR ...]
 
 Reads each run's summary.json and trials.jsonl (docs/benchmarks.md's search-quality table) and
-adds the paired test of the final model against the baseline on the same test rows. Runs made
+adds the paired tests of the final model, and of the RNNs alone, against the baseline on the
+same test rows. Runs made
 before summary.json carried it (`baselines.*.vs_final`) are rescored: the ensemble's members (or
 the best checkpoint) and the baseline, on the run's own data, test split only.
 """
@@ -55,8 +56,16 @@ def row(run_dir: Path) -> str:
         f"| {base['C']:g}, {pct(base['val_acc'])} / {pct(base['test_acc'])} "
         f"| {100 * (final - base['test_acc']):+.2f} "
         f"| {pair['final_only_right']} / {pair['baseline_only_right']}, "
-        f"p = {pair['p_value']:.2g} |"
+        f"p = {pair['p_value']:.2g} | {rnn_pair(base)} |"
     )
+
+
+def rnn_pair(base: dict) -> str:
+    """The RNNs alone (their ensemble) against the baseline, where summary.json has it."""
+    pair = base.get("vs_rnn")
+    if not pair:
+        return "-"
+    return f"{pair['final_only_right']} / {pair['baseline_only_right']}, p = {pair['p_value']:.2g}"
 
 
 def main() -> None:
@@ -66,9 +75,9 @@ def main() -> None:
     print(
         "| run | trials (rnn/lstm/gru) | best single: val / test | ensemble: k, val / test "
         "| final model: kind, val / test | baseline: C, val / test | final - baseline "
-        "| only final / only baseline right, McNemar p |"
+        "| only final / only baseline right, McNemar p | RNNs alone: only RNNs / only baseline, p |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for run_dir in args.runs:
         print(row(run_dir), flush=True)
 

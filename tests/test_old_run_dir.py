@@ -127,7 +127,7 @@ def test_a_sweep_with_a_vectors_file_killed_before_named_vectors_resumes_and_rep
     before = len(records(run_dir))
 
     resumed = subprocess.run(
-        ["rnn-tune", "sweep", "--resume", str(run_dir), "--quiet"],
+        ["rnn-tune", "sweep", "--resume", str(run_dir)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -85,7 +85,7 @@ def model_for(
     cfg: TrainConfig, vocab_size: int, num_classes: int, vectors: np.ndarray | None = None
 ) -> RecurrentClassifier:
     """The configured classifier; `vectors` (vocab_size, embed_dim), when given, start its
-    embedding (they are trained further with the rest)."""
+    embedding (trained further at embed_lr_scale x lr, or frozen at 0: make_optimizer)."""
     model = build_model(
         cfg.model,
         vocab_size,

@@ -61,7 +61,7 @@ def with_vectors(
         try:
             loaded[choice] = load_vectors(choice, data.vocab, data.key, cache_dir, cfg.train.seed)
         except VectorsUnavailable as exc:
-            print(f"vectors: {exc}; running without them", flush=True)
+            print(f"{exc}; running without them", flush=True)
             continue
         kept.append(choice)
         if not quiet:
