@@ -60,27 +60,19 @@ class VectorSource:
 
 
 _GLOVE = "GloVe 6B (Wikipedia 2014 + Gigaword 5), 400,000 uncased words, PDDL"
+# (dimension, MD5, bytes) of gensim-data's glove-wiki-gigaword-DIM.gz, as its list.json gives them
+_GLOVE_FILES = (
+    (50, "c289bc5d7f2f02c6dc9f2f9b67641813", 69_182_535),
+    (100, "40ec481866001177b8cd4cb0df92924f", 134_300_434),
+    (200, "59652db361b7a87ee73834a6c391dfc1", 264_336_934),
+    (300, "29e9329ac2241937d55b852e8284e89b", 394_362_229),
+)
 SOURCES: dict[str, VectorSource] = {
-    s.name: s
-    for s in (
-        VectorSource(
-            "glove.6B.50d", 50, "glove-wiki-gigaword-50.gz",
-            "c289bc5d7f2f02c6dc9f2f9b67641813", 69_182_535, 400_000, _GLOVE,
-        ),
-        VectorSource(
-            "glove.6B.100d", 100, "glove-wiki-gigaword-100.gz",
-            "40ec481866001177b8cd4cb0df92924f", 134_300_434, 400_000, _GLOVE,
-        ),
-        VectorSource(
-            "glove.6B.200d", 200, "glove-wiki-gigaword-200.gz",
-            "59652db361b7a87ee73834a6c391dfc1", 264_336_934, 400_000, _GLOVE,
-        ),
-        VectorSource(
-            "glove.6B.300d", 300, "glove-wiki-gigaword-300.gz",
-            "29e9329ac2241937d55b852e8284e89b", 394_362_229, 400_000, _GLOVE,
-        ),
+    f"glove.6B.{dim}d": VectorSource(
+        f"glove.6B.{dim}d", dim, f"glove-wiki-gigaword-{dim}.gz", md5, size, 400_000, _GLOVE
     )
-}  # fmt: skip
+    for dim, md5, size in _GLOVE_FILES
+}
 
 
 class VectorsUnavailable(DataError):

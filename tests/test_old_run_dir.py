@@ -22,16 +22,15 @@ OLD_PATHS = (b"tune.optuna_search", b"tune.records", b"tune.pruning", b"tune.ray
 pytestmark = pytest.mark.slow
 
 
-def old_tree() -> Path:
-    """BEFORE_LAYOUT checked out beside this tree (benchmarks/common.py), or a skip where the
-    checkout has no history (a shallow clone, an unpacked archive)."""
+def old_tree(rev: str = BEFORE_LAYOUT) -> Path:
+    """`rev` checked out beside this tree (benchmarks/common.py), or a skip where the checkout
+    has no history (a shallow clone, an unpacked archive)."""
     known = subprocess.run(
-        ["git", "-C", str(REPO), "cat-file", "-e", f"{BEFORE_LAYOUT}^{{commit}}"],
-        capture_output=True,
+        ["git", "-C", str(REPO), "cat-file", "-e", f"{rev}^{{commit}}"], capture_output=True
     )
     if known.returncode != 0:
-        pytest.skip(f"commit {BEFORE_LAYOUT} is not in this checkout's history")
-    return checkout_before(BEFORE_LAYOUT)
+        pytest.skip(f"commit {rev} is not in this checkout's history")
+    return checkout_before(rev)
 
 
 def records(run_dir: Path) -> list[dict]:
@@ -39,26 +38,31 @@ def records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_a_sweep_killed_on_the_old_layout_resumes_and_reports_on_the_new(tmp_path):
-    old = old_tree()
-    run_dir = tmp_path / "old"
+def killed_old_sweep(old: Path, storage: Path, name: str, *args: str) -> Path:
+    """A 4-trial synthetic sweep run on the `old` tree, its driver killed once two trials have
+    finished (the sweep half done); returns its run directory."""
     driver = subprocess.Popen(
         [sys.executable, "-m", "tune.cli.main", "sweep", "--dataset", "synthetic",
          "--synthetic-samples", "12000", "--num-samples", "4", "--epochs", "3",
-         "--grace-period", "3", "--max-concurrent", "1", "--embed-dim", "16",
-         "--hidden-dim", "16", "--no-dashboard", "--no-report", "--quiet",
-         "--storage", str(tmp_path), "--name", "old"],
+         "--grace-period", "3", "--max-concurrent", "1", *args, "--hidden-dim", "16",
+         "--no-dashboard", "--no-report", "--quiet", "--storage", str(storage), "--name", name],
         cwd=old,
         env={**os.environ, "PYTHONPATH": str(old)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
+    run_dir = storage / name
     deadline = time.time() + 300
     while time.time() < deadline and sum(r["event"] == "complete" for r in records(run_dir)) < 2:
         assert driver.poll() is None, driver.stderr.read().decode()[-3000:]
         time.sleep(0.5)
     time.sleep(2)  # Ray snapshots its experiment state every second
     kill_tree(driver)
+    return run_dir
+
+
+def test_a_sweep_killed_on_the_old_layout_resumes_and_reports_on_the_new(tmp_path):
+    run_dir = killed_old_sweep(old_tree(), tmp_path, "old", "--embed-dim", "16")
     finished = {r["trial_id"] for r in records(run_dir) if r["event"] == "complete"}
     assert 2 <= len(finished) < 4 and not (run_dir / "summary.json").exists()
     pickled = (run_dir / "tuner.pkl").read_bytes()
@@ -94,34 +98,11 @@ def test_a_sweep_with_a_vectors_file_killed_before_named_vectors_resumes_and_rep
     """config.json from before `vectors` was searchable (no embed_lr_scale, no vector_files)
     still loads; the file is read again, each resumed trial starts from it, and the report
     names it."""
-    known = subprocess.run(
-        ["git", "-C", str(REPO), "cat-file", "-e", f"{BEFORE_NAMED_VECTORS}^{{commit}}"],
-        capture_output=True,
-    )
-    if known.returncode != 0:
-        pytest.skip(f"commit {BEFORE_NAMED_VECTORS} is not in this checkout's history")
-    old = checkout_before(BEFORE_NAMED_VECTORS)
+    old = old_tree(BEFORE_NAMED_VECTORS)
     vectors = tmp_path / "vectors.txt"
     words = ["alpha", "beta", "gamma", "delta"]
     vectors.write_text("".join(f"{w} {i} 0.5 -0.5 1 0\n" for i, w in enumerate(words)))
-    run_dir = tmp_path / "oldvec"
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "tune.cli.main", "sweep", "--dataset", "synthetic",
-         "--synthetic-samples", "12000", "--num-samples", "4", "--epochs", "3",
-         "--grace-period", "3", "--max-concurrent", "1", "--vectors", str(vectors),
-         "--hidden-dim", "16", "--no-dashboard", "--no-report", "--quiet",
-         "--storage", str(tmp_path), "--name", "oldvec"],
-        cwd=old,
-        env={**os.environ, "PYTHONPATH": str(old)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.time() + 300
-    while time.time() < deadline and sum(r["event"] == "complete" for r in records(run_dir)) < 2:
-        assert driver.poll() is None, driver.stderr.read().decode()[-3000:]
-        time.sleep(0.5)
-    time.sleep(2)
-    kill_tree(driver)
+    run_dir = killed_old_sweep(old, tmp_path, "oldvec", "--vectors", str(vectors))
     config = json.loads((run_dir / "config.json").read_text())
     assert "vector_files" not in config["train"] and config["train"]["embed_dim"] == 5
     before = len(records(run_dir))

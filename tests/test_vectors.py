@@ -249,3 +249,15 @@ def test_the_embedding_learns_at_its_own_rate_or_not_at_all(scale):
     if scale:
         rates = sorted(group["lr"] for group in optimizer.param_groups)
         assert rates[0] == pytest.approx(0.1 * rates[1])
+
+
+def test_vectors_none_on_the_command_line_fixes_no_vectors():
+    """`--vectors none` is a value the user gave (not an absent flag): the sweep trains from
+    scratch and vectors leave the search."""
+    from tune.cli.main import build_parser
+    from tune.cli.sweep import sweep_config
+
+    cfg = sweep_config(build_parser().parse_args(["sweep", "--vectors", "none"]))
+    assert cfg.train.vectors is None and "vectors" not in cfg.sweep.search
+    default = sweep_config(build_parser().parse_args(["sweep"]))
+    assert default.sweep.search["vectors"] == {"choice": ["glove.6B.50d", "glove.6B.100d"]}

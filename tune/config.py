@@ -31,11 +31,6 @@ class ConfigError(ValueError):
     """A config value, file or flag is wrong; the message names it and the fix."""
 
 
-def none_or_text(text: str) -> str | None:
-    """A flag's `none` -> None (no vectors), anything else as given."""
-    return None if text.lower() == "none" else text
-
-
 def parse_duration(text: str) -> float:
     """`90s`, `10m`, `1.5h` or plain seconds -> seconds."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
@@ -104,7 +99,6 @@ class TrainConfig:
         "pre-trained word vectors that start the embedding: a name (glove.6B.50d, 100d, 200d or "
         "300d: downloaded once into the cache, checksum checked) or a GloVe, word2vec or fastText "
         "text file (.gz too); none trains it from scratch; embed_dim becomes their size",
-        parse=none_or_text,
         searchable=True,
     )
     embed_lr_scale: float = setting(
