@@ -114,7 +114,8 @@ def fetch(name: str, cache_dir: Path) -> dict[str, Any]:
         )
     except DownloadFailed as exc:
         raise VectorsUnavailable(_how_to_get(source, cache_dir, str(exc))) from None
-    return _write_record(entry, path, {"name": name, "origin": source.url, "official": True})
+    record = {"name": name, "origin": source.url, "official": True}
+    return _write_record(entry, path, record, md5=source.md5)  # download() checked it
 
 
 def register(name: str, path: Path, cache_dir: Path) -> dict[str, Any]:
@@ -139,20 +140,22 @@ def register(name: str, path: Path, cache_dir: Path) -> dict[str, Any]:
             else:
                 with open(path, "rb") as f, gzip.open(tmp, "wb", compresslevel=6) as g:
                     shutil.copyfileobj(f, g)
-            official = file_digest(Path(tmp), "md5") == source.md5
+            md5 = file_digest(Path(tmp), "md5")
+            official = md5 == source.md5
             os.replace(tmp, entry / FILE)
         finally:
             Path(tmp).unlink(missing_ok=True)
     origin = source.url if official else f"local copy of {path}"
     record = {"name": name, "origin": origin, "official": official}
-    return _write_record(entry, entry / FILE, record)
+    return _write_record(entry, entry / FILE, record, md5=md5)
 
 
-def _write_record(entry: Path, path: Path, record: dict[str, Any]) -> dict[str, Any]:
+def _write_record(entry: Path, path: Path, record: dict[str, Any], md5: str) -> dict[str, Any]:
+    """source.json for the file at `path`, whose MD5 the caller has already computed."""
     record = {
         **record,
         "bytes": path.stat().st_size,
-        "md5": file_digest(path, "md5"),
+        "md5": md5,
         "sha256": file_digest(path),
     }
     atomic_write_text(entry / SOURCE_FILE, json.dumps(record, indent=2))
