@@ -26,8 +26,8 @@ from common import REPO
 from results.run_files import RECORDS_FILE, SUMMARY_FILE
 
 OPTUNA_DEFAULT = (
-    "import sys, tune.sweep.driver as s; from optuna.samplers import TPESampler; "
-    "s.make_sampler = lambda n, families, seed: TPESampler(seed=seed); "
+    "import sys, tune.sweep.tuner as s; from optuna.samplers import TPESampler; "
+    "s.make_sampler = lambda n, families, seed, **_: TPESampler(seed=seed); "
     "from tune.cli.main import main; sys.exit(main(sys.argv[1:]))"
 )
 OURS = "import sys; from tune.cli.main import main; sys.exit(main(sys.argv[1:]))"

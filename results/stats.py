@@ -7,6 +7,18 @@ import math
 import numpy as np
 
 
+def correct(scores, labels):
+    """Which rows a classifier gets right: `scores` are class scores (rows, classes) or predicted
+    classes (rows,), numpy or torch alike; -> bool per row. The one accuracy rule of the product."""
+    predicted = scores.argmax(1) if scores.ndim == 2 else scores
+    return predicted == labels
+
+
+def accuracy(scores, labels) -> float:
+    """The share of rows `correct` (scores (rows, classes) or predicted classes (rows,))."""
+    return float(correct(scores, labels).mean())
+
+
 def wilson_interval(acc: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of a proportion `acc` over `n` trials (sound near 0 and 1, too)."""
     if n <= 0:

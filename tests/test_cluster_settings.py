@@ -15,7 +15,7 @@ import pytest
 
 from tune.config import Config
 from tune.sweep.cluster import dashboard_warning
-from tune.sweep.driver import experiment_location
+from tune.sweep.tuner import experiment_location
 
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test",

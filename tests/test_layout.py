@@ -83,16 +83,21 @@ def test_old_module_paths_resolve_to_the_moved_modules():
     """Pickles in run directories written before the layout name classes by the old paths."""
     script = (
         "import importlib, json\n"
-        "from tune.moved import MOVED, MOVED_FROM_SWEEP\n"
+        "from tune.moved import MOVED, MOVED_FROM_DRIVER, MOVED_FROM_SWEEP\n"
         "same = {old: importlib.import_module(old) is importlib.import_module(new)\n"
         "        for old, new in MOVED.items()}\n"
-        "import tune.sweep\n"
+        "import tune.sweep, tune.sweep.driver\n"
         "names = {n: getattr(tune.sweep, n).__module__ for n in MOVED_FROM_SWEEP}\n"
-        "print(json.dumps({'same': same, 'names': names}))\n"
+        "driver = {n: getattr(tune.sweep.driver, n).__module__ for n in MOVED_FROM_DRIVER}\n"
+        "print(json.dumps({'same': same, 'names': names, 'driver': driver,\n"
+        "                  'tables': [MOVED_FROM_SWEEP, MOVED_FROM_DRIVER]}))\n"
     )
     result = run_script(script)
     assert result["same"] and all(result["same"].values())
-    assert set(result["names"].values()) == {"tune.sweep.driver"}
+    assert result["names"] == result["tables"][0]
+    assert result["driver"] == result["tables"][1] and set(result["driver"].values()) == {
+        "tune.sweep.tuner"
+    }
     for old in result["same"]:
         assert not (REPO / (old.replace(".", "/") + ".py")).exists(), f"{old} is not moved"
 

@@ -36,10 +36,17 @@ MOVED = {
 }
 # `tune.sweep` was a module and is now the package: its old names, by the module now holding them.
 MOVED_FROM_SWEEP = {
-    "TrialNamer": "tune.sweep.driver",
+    "TrialNamer": "tune.sweep.tuner",
     "SweepInterrupted": "tune.sweep.driver",
     "run_sweep": "tune.sweep.driver",
     "prepare_sweep_data": "tune.sweep.driver",
+}
+
+# `tune/sweep/driver.py` built the tuner before `tune/sweep/tuner.py` (2026-12): its old names.
+MOVED_FROM_DRIVER = {
+    "TrialNamer": "tune.sweep.tuner",
+    "experiment_location": "tune.sweep.tuner",
+    "trainable": "tune.sweep.tuner",
 }
 
 
@@ -59,8 +66,17 @@ def install() -> None:
         sys.meta_path.append(_MovedFinder())
 
 
+def _moved_name(module: str, table: dict[str, str], name: str):
+    if name not in table:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(table[name]), name)
+
+
 def from_old_sweep(name: str):
     """An attribute of the old `tune.sweep` module (for `tune/sweep/__init__.__getattr__`)."""
-    if name not in MOVED_FROM_SWEEP:
-        raise AttributeError(f"module 'tune.sweep' has no attribute {name!r}")
-    return getattr(importlib.import_module(MOVED_FROM_SWEEP[name]), name)
+    return _moved_name("tune.sweep", MOVED_FROM_SWEEP, name)
+
+
+def from_old_driver(name: str):
+    """An attribute `tune.sweep.driver` held before the tuner had its own file."""
+    return _moved_name("tune.sweep.driver", MOVED_FROM_DRIVER, name)

@@ -27,7 +27,7 @@ from data.encode import EncodedSplit
 from data.files import atomic_write_bytes
 from data.prepare import PreparedData
 from models.linear import LinearTextModel, fit_temperature, gram_key
-from results.stats import paired_counts
+from results.stats import accuracy, correct, paired_counts
 
 NAME = "tfidf_linear_svm"
 C_GRID = (0.125, 0.25, 0.5, 1.0, 2.0)
@@ -54,7 +54,7 @@ def fit_baseline(
     by_c, models = {}, {}
     for c in C_GRID:
         model = LinearSVC(C=c, random_state=seed).fit(train, data.train.labels)
-        by_c[c] = float(np.mean(model.predict(val) == data.val.labels))
+        by_c[c] = accuracy(model.predict(val), data.val.labels)
         models[c] = model
     best_c = max(C_GRID, key=lambda c: (by_c[c], -c))
     chosen = models[best_c]
@@ -66,17 +66,17 @@ def fit_baseline(
         atomic_write_bytes(save_to, linear.to_bytes())
     val_probs = linear.probabilities(data.val.ids, data.val.offsets)
     test_probs = linear.probabilities(data.test.ids, data.test.offsets)
-    correct = test_probs.argmax(1) == data.test.labels
+    right = correct(test_probs, data.test.labels)
     return {
         "name": NAME,
         "C": best_c,
         "temperature": linear.temperature,
-        "val_acc": float(np.mean(val_probs.argmax(1) == data.val.labels)),
-        "test_acc": float(np.mean(correct)),
+        "val_acc": accuracy(val_probs, data.val.labels),
+        "test_acc": float(right.mean()),
         "val_acc_by_C": {str(c): acc for c, acc in by_c.items()},
         "fit_s": time.perf_counter() - started,
         "model": str(save_to) if save_to is not None else None,
-        "test_correct": correct,
+        "test_correct": right,
         "val_probs": val_probs,
         "test_probs": test_probs,
     }

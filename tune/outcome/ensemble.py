@@ -24,6 +24,7 @@ import torch
 from data.encode import EncodedSplit
 from data.prepare import PreparedData
 from results.run_files import ENSEMBLE_DIR
+from results.stats import accuracy, correct
 from tune.train.checkpoint import LoadedCheckpoint, export_checkpoint, load_checkpoint
 from tune.train.inference import probabilities
 
@@ -70,8 +71,7 @@ class Scores:
 def correct_rows(models: list[torch.nn.Module], split: EncodedSplit) -> np.ndarray:
     """Whether the models' averaged probabilities pick each row's label: (len(split),) bool, in
     the split's order (one model: its own predictions)."""
-    total = sum(probabilities(m, split) for m in models)
-    return total.argmax(1) == split.labels
+    return correct(sum(probabilities(m, split) for m in models), split.labels)
 
 
 def choose_k(val_probs: list[np.ndarray], labels: np.ndarray) -> tuple[int, dict[int, float]]:
@@ -80,7 +80,7 @@ def choose_k(val_probs: list[np.ndarray], labels: np.ndarray) -> tuple[int, dict
     by_k, total = {}, np.zeros_like(val_probs[0])
     for k, probs in enumerate(val_probs, start=1):
         total = total + probs
-        by_k[k] = float(np.mean(total.argmax(1) == labels))
+        by_k[k] = accuracy(total, labels)
     best = max(by_k, key=lambda k: (by_k[k], k))
     return best, by_k
 
@@ -108,12 +108,11 @@ def build_ensemble(
         }
         for c in ranked[:k]
     ]
-    correct = sum(scores.test(c) for c in ranked[:k]).argmax(1) == data.test.labels
     return {
         "k": k,
         "members": members,
         "val_acc": by_k[k],
-        "test_acc": float(np.mean(correct)),
+        "test_acc": accuracy(sum(scores.test(c) for c in ranked[:k]), data.test.labels),
         "n_test": len(data.test),
         "val_acc_by_k": {str(n): acc for n, acc in by_k.items()},
     }

@@ -36,7 +36,7 @@ import numpy as np
 
 from data.prepare import PreparedData
 from results.run_files import ENSEMBLE_DIR, LINEAR_MEMBER, OPTIONS
-from results.stats import paired_counts
+from results.stats import accuracy, correct, paired_counts
 from tune.outcome.ensemble import Candidate, Scores
 from tune.train.checkpoint import export_checkpoint
 
@@ -89,10 +89,6 @@ def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None))))
 
 
-def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(probs.argmax(1) == labels))
-
-
 def blend_weight(
     rnn: np.ndarray, linear: np.ndarray, labels: np.ndarray
 ) -> tuple[float, dict[str, float]]:
@@ -101,7 +97,7 @@ def blend_weight(
     handful of validation rows from one w to the next and would pick among them by chance.
     -> (w, validation accuracy by w)."""
     best = min(BLEND_WEIGHTS, key=lambda w: log_loss(w * rnn + (1 - w) * linear, labels))
-    by_w = {f"{w:.1f}": _accuracy(w * rnn + (1 - w) * linear, labels) for w in BLEND_WEIGHTS}
+    by_w = {f"{w:.1f}": accuracy(w * rnn + (1 - w) * linear, labels) for w in BLEND_WEIGHTS}
     return best, by_w
 
 
@@ -126,7 +122,7 @@ def scored(
 ) -> Option:
     """An option with its validation accuracy and log loss."""
     probs = combine(weights, pool.val)
-    return Option(kind, weights, _accuracy(probs, labels), log_loss(probs, labels), detail)
+    return Option(kind, weights, accuracy(probs, labels), log_loss(probs, labels), detail)
 
 
 def options(
@@ -182,7 +178,7 @@ def choose(
     held model is significantly better on test than the winner, the best such replaces it.
     """
     every = found + held
-    right = [combine(o.weights, pool.test).argmax(1) == test_labels for o in every]
+    right = [correct(combine(o.weights, pool.test), test_labels) for o in every]
     chosen = min(range(len(found)), key=lambda i: (found[i].val_loss, i))
     how = "validation"
     while True:
@@ -237,8 +233,8 @@ def final_model(
     kinds = [o.kind for o in found]
     rnn = kinds.index("ensemble") if "ensemble" in kinds else 0 if "trial" in kinds else None
     listed = []
-    for i, (option, correct) in enumerate(zip(found, right[: len(found)])):
-        option_only, final_only, p = paired_counts(correct, right[index])
+    for i, (option, rows_right) in enumerate(zip(found, right[: len(found)])):
+        option_only, final_only, p = paired_counts(rows_right, right[index])
         listed.append(
             {
                 "kind": option.kind,
@@ -246,7 +242,7 @@ def final_model(
                 "members": len(option.weights),
                 "val_acc": option.val_acc,
                 "val_loss": option.val_loss,
-                "test_acc": float(correct.mean()),
+                "test_acc": float(rows_right.mean()),
                 **option.detail,
                 "vs_final": {
                     "option_only_right": option_only,

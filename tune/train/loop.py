@@ -16,6 +16,7 @@ from data.batches import PaddedBatches
 from data.encode import EncodedSplit
 from data.vocab import UNK_ID
 from models.classifier import RecurrentClassifier, build_model
+from results.stats import accuracy, correct
 from tune.config import TrainConfig
 from tune.train.inference import autocast, logits
 
@@ -231,7 +232,7 @@ def train_one_epoch(
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
     total_loss = torch.zeros((), device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
+    right = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
     start = time.perf_counter()
     for step, (tokens, lengths, labels) in enumerate(batches, start=1):
@@ -249,7 +250,7 @@ def train_one_epoch(
             clip_gradients(parameters, grad_clip)
         optimizer.step()
         total_loss += loss.detach() * len(labels)
-        correct += (logits.argmax(1) == labels).sum()
+        right += correct(logits, labels).sum()
         seen += len(labels)
         if step % CHECK_FINITE_EVERY == 0 and not torch.isfinite(total_loss):
             raise NonFiniteLossError(
@@ -262,7 +263,7 @@ def train_one_epoch(
         raise NonFiniteLossError(
             f"loss became {mean_loss} in this epoch; lower lr or set grad_clip"
         )
-    return EpochStats(mean_loss, correct.item() / max(seen, 1), seen, time.perf_counter() - start)
+    return EpochStats(mean_loss, right.item() / max(seen, 1), seen, time.perf_counter() - start)
 
 
 def evaluate(
@@ -276,7 +277,7 @@ def evaluate(
     scores = logits(model, split, device, precision)
     loss = nn.functional.cross_entropy(scores, torch.from_numpy(labels)).item()
     preds = scores.argmax(1).numpy()
-    acc = float((labels == preds).mean())
+    acc = accuracy(preds, labels)
     probs = torch.softmax(scores, dim=1).numpy()
     return Evaluation(loss if math.isfinite(loss) else float("inf"), acc, labels, preds, probs)
 
