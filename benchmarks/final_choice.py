@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from base.run_dir import CONFIG_FILE, ENSEMBLE_DIR
 from data.prepare import prepare_data
 from models.linear import LinearTextModel
 from results.load import load_run
-from results.run_files import CONFIG_FILE, ENSEMBLE_DIR
 from results.stats import paired_counts
 from tune.config import read_config_json
 from tune.outcome.ensemble import Candidate, Scores

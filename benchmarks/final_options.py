@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from base.run_dir import CONFIG_FILE, MODEL_FILE
 from data.prepare import prepare_data
-from results.run_files import CONFIG_FILE, MODEL_FILE
 from results.stats import mcnemar_p
 from tune.config import read_config_json
 from tune.outcome.baseline import fit_baseline

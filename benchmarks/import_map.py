@@ -14,7 +14,7 @@ import ast
 from collections import Counter
 from pathlib import Path
 
-PACKAGES = ("data", "models", "tune", "results")
+PACKAGES = ("base", "data", "models", "tune", "results")
 WATCHED = ("ray", "optuna")
 
 

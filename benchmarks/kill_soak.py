@@ -34,8 +34,8 @@ from pathlib import Path
 
 from common import REPO, checkout_before
 
+from base.run_dir import RECORDS_FILE, SUMMARY_FILE
 from results.load import read_records
-from results.run_files import RECORDS_FILE, SUMMARY_FILE
 
 SMALL = [
     "--dataset", "synthetic", "--synthetic-samples", "12000", "--epochs", "3",

@@ -23,7 +23,7 @@ from pathlib import Path
 from common import REPO
 from sweep_phases import WARM, bench_env, run_command
 
-from results.run_files import SUMMARY_FILE
+from base.run_dir import SUMMARY_FILE
 
 
 def paired_text(pair: dict | None) -> str:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from common import BEFORE_REV, REPO, checkout_before, median
 
+from base.run_dir import RECORDS_FILE, SUMMARY_FILE
 from results.load import read_records
-from results.run_files import RECORDS_FILE, SUMMARY_FILE
 
 
 def dir_mb(path: Path) -> float:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common import REPO
 
-from results.run_files import RECORDS_FILE, SUMMARY_FILE
+from base.run_dir import RECORDS_FILE, SUMMARY_FILE
 
 OPTUNA_DEFAULT = (
     "import sys, tune.sweep.tuner as s; from optuna.samplers import TPESampler; "

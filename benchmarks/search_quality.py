@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sampler import family_counts
 
+from base.run_dir import CONFIG_FILE, SUMMARY_FILE, final_model
 from data.prepare import prepare_data
-from results.run_files import CONFIG_FILE, SUMMARY_FILE, final_model
 from tune.config import read_config_json
 from tune.outcome.baseline import NAME, fit_baseline, paired_with_final
 from tune.outcome.ensemble import correct_rows

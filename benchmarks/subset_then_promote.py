@@ -23,7 +23,7 @@ from pathlib import Path
 from common import REPO
 from sweep_phases import WARM, bench_env, run_command
 
-from results.run_files import SUMMARY_FILE, final_model
+from base.run_dir import SUMMARY_FILE, final_model
 
 TRAIN_ROWS = 10_596  # the real subset's train split after validation (1,870 rows) is held out
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from common import REPO, checkout_before, median, seed_vectors
 
+from base.run_dir import RECORDS_FILE, SUMMARY_FILE
 from results.load import read_records
-from results.run_files import RECORDS_FILE, SUMMARY_FILE
 
 BEFORE = "4b8b367"  # main before the house and sweep-efficiency changes (issues 20, 22)
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from common import REPO, median
 
+from base.run_dir import RECORDS_FILE
 from results.load import read_records
-from results.run_files import RECORDS_FILE
 
 TINY = ["--embed-dim", "8", "--hidden-dim", "8", "--no-dashboard", "--no-report", "--quiet"]
 

@@ -12,8 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from base.files import atomic_write_bytes, file_lock
 from data.errors import DataError
-from data.files import atomic_write_bytes, file_lock
 from data.tables import csv_rows
 
 BASE_URL = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv"

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.settings import declared_problems, setting
+from base.settings import declared_problems, setting
 
 DATASETS = ("ag_news", "synthetic", "files")
 

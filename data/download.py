@@ -19,8 +19,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from base.files import file_digest, file_lock
 from data.errors import DataError
-from data.files import file_digest, file_lock
 
 OFFLINE_ENV = "RNN_TUNE_OFFLINE"
 CHUNK = 1 << 20

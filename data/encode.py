@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from data.files import atomic_write_bytes
+from base.files import atomic_write_bytes
 from data.tokenizer import basic_english, ngrams_iterator
 from data.vocab import UNK_ID, Vocab
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from base.files import atomic_write_text, current_umask, file_digest, file_lock
 from data import ag_news, synthetic
 from data.config import DataConfig, default_cache_dir
 from data.encode import EncodedSplit, encode, encode_texts, text_terms
 from data.errors import DataError
-from data.files import atomic_write_text, current_umask, file_digest, file_lock
 from data.splits import stratified_split, subsample, validation_share
 from data.tables import label_names, read_table
 from data.vocab import Vocab, build_vocab
@@ -39,6 +39,9 @@ class BrokenCacheEntry(Exception):
 
 @dataclass(frozen=True)
 class PreparedData:
+    """A dataset ready to train on: the vocab, the encoded splits (token ids per row, labels),
+    where they came from in the cache, and the run's word vectors by name, (len(vocab), D)."""
+
     vocab: Vocab
     class_names: tuple[str, ...]
     train: EncodedSplit

@@ -23,15 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from data.download import DownloadFailed, download, offline
-from data.errors import DataError
-from data.files import (
+from base.files import (
     atomic_write_bytes,
     atomic_write_text,
     current_umask,
     file_digest,
     file_lock,
 )
+from data.download import DownloadFailed, download, offline
+from data.errors import DataError
 from data.vectors import WordVectors, read_vectors, vectors_dim
 from data.vocab import Vocab
 

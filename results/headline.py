@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from base.run_dir import final_model
 from results.load import Run
-from results.run_files import final_model
 from results.stats import wilson_interval
 from results.tables import FINAL_OPTION_LABELS, baseline_label
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from base.run_dir import DRIVER_FILE
 from results.load import HYPERPARAMETERS, ReportError, load_run
-from results.run_files import DRIVER_FILE
 
 LEADERBOARD_ROWS = 10
 CURVE_TRIALS = 100  # learning curves drawn: the best trials and every running one

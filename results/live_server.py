@@ -21,10 +21,10 @@ from typing import Any
 
 import plotly
 
+from base.run_dir import CONFIG_FILE, DRIVER_FILE, RECORDS_FILE, SUMMARY_FILE
 from results.live import live_state
 from results.live_page import PAGE
 from results.load import ReportError
-from results.run_files import CONFIG_FILE, DRIVER_FILE, RECORDS_FILE, SUMMARY_FILE
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 WATCHED = (CONFIG_FILE, RECORDS_FILE, DRIVER_FILE, SUMMARY_FILE)  # summary.json last

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from results.run_files import CONFIG_FILE, OPTIONS, RECORDS_FILE, SUMMARY_FILE
+from base.run_dir import CONFIG_FILE, OPTIONS, RECORDS_FILE, SUMMARY_FILE
 
 HYPERPARAMETERS = (
     "model",

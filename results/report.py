@@ -9,18 +9,33 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from data.files import atomic_write_bytes, atomic_write_text
+from base.files import atomic_write_bytes, atomic_write_text
+from base.run_dir import EFFECTS_PNG, REPORT_HTML, REPORT_MD, TRIALS_CSV
 from results import plots, tables
 from results.headline import headline, seed_baseline_line, test_size
 from results.load import Run, load_run, run_names
-from results.run_files import EFFECTS_PNG, REPORT_HTML, REPORT_MD, TRIALS_CSV
 
 Section = tuple[str, str, Any]  # (heading, note, table or None)
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the report says, before it is written as Markdown or HTML."""
+
+    title: str
+    lines: list[str]  # the headline
+    main: list[Section]
+    details: list[Section]
+    effects_note: str
+    effects: plots.EffectsFigure | None
+    figures: dict[str, bytes]  # curve name -> PNG
 
 
 def write_report(
@@ -40,15 +55,18 @@ def write_report(
         atomic_write_bytes(out / f"{name}.png", png)
     if effects:
         atomic_write_bytes(out / EFFECTS_PNG, effects.png)
-    title = "rnn-tune report: " + ", ".join(r.name for r in runs)
-    lines = headline_lines(runs)
     main, details = build_sections(runs, importances or {})
-    atomic_write_text(
-        out / REPORT_MD, _markdown(title, lines, main, details, effects_note, effects, figures)
+    page = Page(
+        "rnn-tune report: " + ", ".join(r.name for r in runs),
+        headline_lines(runs),
+        main,
+        details,
+        effects_note,
+        effects,
+        figures,
     )
-    atomic_write_text(
-        out / REPORT_HTML, _html(title, lines, main, details, effects_note, effects, figures)
-    )
+    atomic_write_text(out / REPORT_MD, _markdown(page))
+    atomic_write_text(out / REPORT_HTML, _html(page))
     return {"md": out / REPORT_MD, "html": out / REPORT_HTML, "csv": out / TRIALS_CSV}
 
 
@@ -93,34 +111,25 @@ def build_sections(
             tables.family_comparison(trials, test_acc, test_n, others),
         ),
     ]
-    for r in runs:
-        vectors = tables.vectors_used(r.config, r.trials)
-        if vectors is not None:
-            main.append(
-                (
-                    f"Pre-trained vectors ({r.name})" if len(runs) > 1 else "Pre-trained vectors",
-                    "The word vectors that started the embeddings (read once per run; sha256: the "
-                    "file's first 12 hex digits; words_found: vocab words the file holds, the rest "
-                    "start random), and beside each, and beside none where the search trained "
-                    "embeddings from scratch too, its trials' validation accuracy.",
-                    vectors,
-                )
-            )
-    for r in runs:
-        options = tables.final_options(r.summary)
-        if options is not None:
-            main.append(
-                (
-                    f"Final model ({r.name})" if len(runs) > 1 else "Final model",
-                    "The options the run compared on validation only, the simpler first; the "
-                    "lowest validation log loss is the final model, unless the paired test "
-                    "(McNemar, same test rows) finds another significantly better. Each is scored "
-                    "once on test; val_minus_test shows how much choosing on validation "
-                    "flattered it. only_here / only_final: test rows only this "
-                    "option, or only the final model, gets right.",
-                    options,
-                )
-            )
+    main += _per_run(
+        runs,
+        "Pre-trained vectors",
+        "The word vectors that started the embeddings (read once per run; sha256: the file's "
+        "first 12 hex digits; words_found: vocab words the file holds, the rest start random), "
+        "and beside each, and beside none where the search trained embeddings from scratch too, "
+        "its trials' validation accuracy.",
+        lambda r: tables.vectors_used(r.config, r.trials),
+    )
+    main += _per_run(
+        runs,
+        "Final model",
+        "The options the run compared on validation only, the simpler first; the lowest "
+        "validation log loss is the final model, unless the paired test (McNemar, same test "
+        "rows) finds another significantly better. Each is scored once on test; val_minus_test "
+        "shows how much choosing on validation flattered it. only_here / only_final: test rows "
+        "only this option, or only the final model, gets right.",
+        lambda r: tables.final_options(r.summary),
+    )
     for run, found in importances.items():
         values = found.get("importances") or {}
         if values:
@@ -233,15 +242,21 @@ def _md_table(frame: pd.DataFrame) -> str:
     return header + "".join(cells)
 
 
-def _markdown(
-    title: str,
-    lines: list[str],
-    main: list[Section],
-    details: list[Section],
-    effects_note: str,
-    effects: plots.EffectsFigure | None,
-    figures: dict[str, bytes],
-) -> str:
+def _per_run(
+    runs: list[Run], heading: str, note: str, table_of: Callable[[Run], pd.DataFrame | None]
+) -> list[Section]:
+    """A section per run that has the table; the run's name in the heading when there are
+    several."""
+    return [
+        (f"{heading} ({r.name})" if len(runs) > 1 else heading, note, table)
+        for r in runs
+        if (table := table_of(r)) is not None
+    ]
+
+
+def _markdown(page: Page) -> str:
+    title, lines, main, details = page.title, page.lines, page.main, page.details
+    effects_note, effects, figures = page.effects_note, page.effects, page.figures
     parts = [f"# {title}\n", "\n".join(f"- {line}" for line in lines) + "\n"]
     for heading, note, table in main:
         parts.append(f"## {heading}\n\n{note}\n")
@@ -274,15 +289,9 @@ def _table_html(table: pd.DataFrame) -> str:
     return _fmt(table).to_html(index=bool(table.index.name), border=0, classes="t", na_rep="")
 
 
-def _html(
-    title: str,
-    lines: list[str],
-    main: list[Section],
-    details: list[Section],
-    effects_note: str,
-    effects: plots.EffectsFigure | None,
-    figures: dict[str, bytes],
-) -> str:
+def _html(page: Page) -> str:
+    title, lines, main, details = page.title, page.lines, page.main, page.details
+    effects_note, effects, figures = page.effects_note, page.effects, page.figures
     body = [
         f"<h1>{html.escape(title)}</h1>",
         '<ul class="headline">' + "".join(f"<li>{_inline(line)}</li>" for line in lines) + "</ul>",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from results.run_files import BUDGET_FILE
+from base.run_dir import BUDGET_FILE
 from tune.sweep.budget import Budget, BudgetStopper
 
 

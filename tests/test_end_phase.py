@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from base.run_dir import BEST_DIR, LINEAR_DIR, LINEAR_FILE
 from data.config import DataConfig
 from data.prepare import PreparedData, prepare_data
-from results.run_files import BEST_DIR, LINEAR_DIR, LINEAR_FILE
 from results.stats import accuracy
 from tune.config import Config
 from tune.outcome.baseline import fit_baseline

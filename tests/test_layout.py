@@ -13,8 +13,10 @@ from import_map import imported_names as imports
 
 REPO = Path(__file__).resolve().parents[1]
 RAY_FOLDER = "tune/sweep"
+GROUND_FLOOR = "base"  # settings engine, atomic files and locks, the run directory's contract
 # folder -> project packages it must not import (its own layer and below are allowed).
 FORBIDDEN = {
+    GROUND_FLOOR: ("data", "models", "tune", "results"),
     "data": ("models", "tune", "results"),
     "models": ("data", "tune", "results"),
     "results": ("tune", "models"),
@@ -26,7 +28,9 @@ FORBIDDEN = {
 
 def product_files() -> list[Path]:
     return [
-        p for folder in ("data", "models", "results", "tune") for p in (REPO / folder).rglob("*.py")
+        p
+        for folder in (GROUND_FLOOR, "data", "models", "results", "tune")
+        for p in (REPO / folder).rglob("*.py")
     ]
 
 
@@ -51,6 +55,24 @@ def test_only_the_ray_folder_imports_ray_or_optuna():
     assert any(
         name.split(".")[0] == "ray" for p in (REPO / RAY_FOLDER).glob("*.py") for name in imports(p)
     ), "the check would pass on any tree: the Ray folder itself imports ray"
+
+
+def test_the_ground_floor_imports_nothing_of_ours_and_every_room_stands_on_it():
+    ours = {p.name for p in REPO.iterdir() if (p / "__init__.py").is_file()}
+    assert GROUND_FLOOR in ours and {"data", "models", "tune", "results"} <= ours
+    offenders = [
+        f"{p.relative_to(REPO)} imports {name}"
+        for p in (REPO / GROUND_FLOOR).rglob("*.py")
+        for name in imports(p)
+        if name.split(".")[0] in ours - {GROUND_FLOOR}
+    ]
+    assert offenders == []
+    users = {
+        p.relative_to(REPO).parts[0]
+        for p in product_files()
+        if any(name.split(".")[0] == GROUND_FLOOR for name in imports(p))
+    }
+    assert users - {GROUND_FLOOR} == {"data", "results", "tune"}, "who stands on it moved"
 
 
 @pytest.mark.parametrize("folder", sorted(FORBIDDEN))
@@ -107,4 +129,4 @@ def test_a_cluster_gets_every_package_folder_a_trial_imports():
 
     shipped = [Path(p) for p in shipped_packages()]
     assert all((p / "__init__.py").is_file() for p in shipped), shipped
-    assert {p.name for p in shipped} == {"data", "models", "tune", "results"}
+    assert {p.name for p in shipped} == {"base", "data", "models", "tune", "results"}

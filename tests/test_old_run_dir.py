@@ -120,3 +120,29 @@ def test_a_sweep_with_a_vectors_file_killed_before_named_vectors_resumes_and_rep
     assert summary["trials"] == 4 and summary["completed"] == 4
     report = (run_dir / "report.md").read_text()
     assert "Pre-trained vectors" in report and str(vectors) in report
+
+
+BEFORE_ROOMS = "fa1f6b0"  # main before the driver's rooms and the ground floor (base/)
+
+
+def test_a_sweep_killed_before_the_driver_rooms_resumes_and_reports(tmp_path):
+    """Its tuner.pkl names the trial namer in tune.sweep.driver (now tune/sweep/tuner.py)."""
+    run_dir = killed_old_sweep(old_tree(BEFORE_ROOMS), tmp_path, "rooms", "--embed-dim", "16")
+    finished = {r["trial_id"] for r in records(run_dir) if r["event"] == "complete"}
+    assert b"tune.sweep.driver" in (run_dir / "tuner.pkl").read_bytes()
+    before = len(records(run_dir))
+
+    resumed = subprocess.run(
+        ["rnn-tune", "sweep", "--resume", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    rerun = {r["trial_id"] for r in records(run_dir)[before:] if r["event"] == "start"}
+    assert not finished & rerun
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["trials"] == 4 and summary["completed"] == 4
+    assert summary["final"] is not None and set(summary["by_family"]) <= {"rnn", "lstm", "gru"}
+    first = (run_dir / "report.md").read_text().split("\n## ")[0]
+    assert "**Use the " in first and "Against TF-IDF + linear SVM" in first

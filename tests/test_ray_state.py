@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from results.run_files import STATE_BACKUP_DIR
+from base.run_dir import STATE_BACKUP_DIR
 from tune.config import ConfigError
 from tune.sweep.ray_state import back_up_state, intact, repair_state
 

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from browser import chromium_page, needs_chromium
 
+from base.run_dir import final_model
 from data.prepare import prepare_data
 from models.linear import LinearTextModel
 from results.headline import describe_final
 from results.load import load_run
-from results.run_files import final_model
 from results.tables import family_comparison, leaderboard
 from tune.config import read_config_json
 from tune.outcome.baseline import fit_baseline, paired_with_final

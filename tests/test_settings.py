@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from data.settings import specs
+from base.settings import specs
 from results.load import trial_status
 from tune.cli.main import build_parser
 from tune.cli.options_doc import BEGIN, END, tables

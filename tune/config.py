@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from base.errors import UsageError
+from base.settings import check, coerce, setting, specs
 from data.config import DataConfig
-from data.settings import check, coerce, setting, specs
 from models import MODEL_FAMILIES, POOLINGS
 
 PRECISIONS = ("fp32", "bf16")
@@ -27,7 +28,7 @@ LR_REFERENCE_BATCH = 64
 SEARCH_KINDS = ("choice", "uniform", "loguniform", "randint", "lograndint")
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A config value, file or flag is wrong; the message names it and the fix."""
 
 
@@ -375,7 +376,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def write_config_json(cfg: Config, path: Path) -> None:
-    from data.files import atomic_write_text
+    from base.files import atomic_write_text
 
     atomic_write_text(path, json.dumps(cfg.to_dict(), indent=2))
 

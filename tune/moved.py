@@ -33,6 +33,10 @@ MOVED = {
     "tune.ensemble": "tune.outcome.ensemble",
     "tune.baseline": "tune.outcome.baseline",
     "tune.summary": "tune.outcome.summary",
+    # The ground floor (2026-12): foundations that lived in rooms named for something else.
+    "data.settings": "base.settings",
+    "data.files": "base.files",
+    "results.run_files": "base.run_dir",
 }
 # `tune.sweep` was a module and is now the package: its old names, by the module now holding them.
 MOVED_FROM_SWEEP = {

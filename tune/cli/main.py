@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from data.errors import DataError
+from base.errors import UsageError
 from tune.cli import monitor, predict, promote, report, sweep, train, vectors
-from tune.config import ConfigError
 
 SUBCOMMANDS = {
     "train": train,
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, DataError) as exc:
+    except UsageError as exc:  # ConfigError, DataError, a run directory in use
         print(f"rnn-tune {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only folder, a path that is a file

@@ -30,7 +30,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from results.run_files import CONFIG_FILE
+    from base.run_dir import CONFIG_FILE
 
     run_dir = Path(args.run_dir).expanduser().resolve()
     if not (run_dir / CONFIG_FILE).is_file():

@@ -1,4 +1,4 @@
-"""Command-line flags derived from the config's declared settings (`data.settings.setting`).
+"""Command-line flags derived from the config's declared settings (`base.settings.setting`).
 
 Each flag's dest is its field name and unset flags are None, so only what the user typed
 overrides the preset and TOML file. Help texts show the command's true defaults.
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from data.settings import Spec, specs
+from base.settings import Spec, specs
 from tune.config import Config, load_toml, merge
 from tune.presets import PRESETS
 

@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from data.settings import Spec, range_text
+from base.settings import Spec, range_text
 from tune.cli.main import build_parser
 from tune.cli.options import (
     SECTIONS,

@@ -51,10 +51,10 @@ def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], list[li
 
 
 def final_members(run_dir: Path) -> list[tuple[str, float]]:
-    """A finished sweep's final model (results/run_files.final_model): (checkpoint, weight) per
+    """A finished sweep's final model (base/run_dir.final_model): (checkpoint, weight) per
     member."""
+    from base.run_dir import SUMMARY_FILE, final_model
     from results.load import ReportError, check_summary
-    from results.run_files import SUMMARY_FILE, final_model
 
     path = run_dir / SUMMARY_FILE
     try:
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if any(not t.strip() for t in args.texts):
         raise ConfigError("an empty text cannot be classified; pass non-empty texts")
     target = Path(args.checkpoint).expanduser()
-    from results.run_files import SUMMARY_FILE
+    from base.run_dir import SUMMARY_FILE
 
     if (target / SUMMARY_FILE).is_file():
         names, probs = predict_with_run(target, args.texts)

@@ -69,7 +69,7 @@ def sweep_config(args: argparse.Namespace) -> Config:
 
 
 def run(args: argparse.Namespace) -> int:
-    from results.run_files import SUMMARY_FILE
+    from base.run_dir import SUMMARY_FILE
 
     cfg, run_dir, resume = _run_to_do(args)
     if resume and (run_dir / SUMMARY_FILE).is_file():
@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
 def run_config(args: argparse.Namespace, cfg: Config, run_dir: Path, resume: bool) -> int:
     """Run (or resume) the sweep `cfg` in `run_dir`: `sweep` and `promote` alike."""
-    from tune.run_dir import claim_run_dir, start_run_dir, sweep_started
+    from base.run_dir import claim_run_dir, sweep_started
+    from tune.run_dir import start_run_dir
 
     if cfg.sweep.warm_start and not resume and not cfg.sweep.start_points:
         from tune.sweep.warm_start import describe, resolve
@@ -115,7 +116,7 @@ def run_config(args: argparse.Namespace, cfg: Config, run_dir: Path, resume: boo
 
 def _finish(args: argparse.Namespace, run_dir: Path, s: dict) -> int:
     """Print the summary's counts, each family's best and the final model, then the report."""
-    from results.run_files import SUMMARY_FILE
+    from base.run_dir import SUMMARY_FILE
 
     print(
         f"trials {s['trials']}: completed {s['completed']}, stopped early {s['stopped_early']},"
@@ -147,7 +148,8 @@ def _run_to_do(args: argparse.Namespace) -> tuple[Config, Path, bool]:
     config.json; `--resume-existing` continues STORAGE/NAME when a sweep already ran there (so a
     Kubernetes job restarted after its head pod died picks up where it stopped) and starts it
     otherwise; else a new run, refused where one already ran."""
-    from tune.run_dir import load_run_config, run_dir_for, sweep_started
+    from base.run_dir import sweep_started
+    from tune.run_dir import load_run_config, run_dir_for
 
     if args.resume:
         if args.resume_existing:

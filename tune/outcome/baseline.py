@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from base.files import atomic_write_bytes
 from data.encode import EncodedSplit
-from data.files import atomic_write_bytes
 from data.prepare import PreparedData
 from models.linear import LinearTextModel, fit_temperature, gram_key
 from results.stats import accuracy, correct, paired_counts

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from base.run_dir import BEST_DIR
 from data.prepare import PreparedData
-from results.run_files import BEST_DIR
 from results.stats import accuracy, correct
 from tune.outcome.baseline import paired_with_final
 from tune.outcome.ensemble import Candidate, Scores, build_ensemble

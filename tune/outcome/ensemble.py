@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from base.run_dir import ENSEMBLE_DIR
 from data.encode import EncodedSplit
 from data.prepare import PreparedData
-from results.run_files import ENSEMBLE_DIR
 from results.stats import accuracy, correct
 from tune.train.checkpoint import LoadedCheckpoint, export_checkpoint, load_checkpoint
 from tune.train.inference import probabilities

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from base.run_dir import ENSEMBLE_DIR, LINEAR_MEMBER, OPTIONS
 from data.prepare import PreparedData
-from results.run_files import ENSEMBLE_DIR, LINEAR_MEMBER, OPTIONS
 from results.stats import accuracy, correct, paired_counts
 from tune.outcome.ensemble import Candidate, Scores
 from tune.train.checkpoint import export_checkpoint

@@ -1,5 +1,5 @@
 """summary.json: what a sweep found (counts, best overall, best per family, ensemble, baselines);
-its keys are the contract in results/run_files.py."""
+its keys are the contract in base/run_dir.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from data.files import atomic_write_text
-from results.run_files import BEST_KEYS, SUMMARY_FILE, SUMMARY_KEYS
+from base.files import atomic_write_text
+from base.run_dir import BEST_KEYS, SUMMARY_FILE, SUMMARY_KEYS
 
 
 def write_summary(
@@ -53,6 +53,6 @@ def write_summary(
         "warm_start": warm_start,
         "wall_s": wall_s,
     }
-    assert tuple(summary) == SUMMARY_KEYS, "summary.json's keys are results/run_files.SUMMARY_KEYS"
+    assert tuple(summary) == SUMMARY_KEYS, "summary.json's keys are base/run_dir.SUMMARY_KEYS"
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=2))
     return summary

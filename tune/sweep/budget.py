@@ -25,8 +25,8 @@ from typing import Any
 
 from ray.tune import Stopper
 
-from data.files import atomic_write_text
-from results.run_files import BUDGET_FILE
+from base.files import atomic_write_text
+from base.run_dir import BUDGET_FILE
 
 SAVE_EVERY_S = 5.0
 

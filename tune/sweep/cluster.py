@@ -29,7 +29,7 @@ from tune.config import Config, ConfigError
 from tune.sweep.ray_env import set_ray_environment
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-PACKAGES = ("data", "models", "tune", "results")  # what a trial on another node imports
+PACKAGES = ("base", "data", "models", "tune", "results")  # what a trial on another node imports
 
 
 def shipped_packages() -> list[str]:

@@ -20,13 +20,19 @@ from typing import Any
 import ray
 import torch
 
+from base.run_dir import (
+    LINEAR_DIR,
+    LINEAR_FILE,
+    VOCAB_FILE,
+    is_uri,
+    trial_dir_name,
+    write_driver_file,
+)
 from data.prepare import PreparedData
-from results.run_files import LINEAR_DIR, LINEAR_FILE, VOCAB_FILE
 from tune.config import Config, ConfigError
 from tune.outcome.baseline import BaselineJob
 from tune.outcome.end_phase import EndPhase, finish
 from tune.outcome.summary import write_summary
-from tune.run_dir import is_uri, trial_dir_name, write_driver_file
 from tune.sweep.budget import Budget
 from tune.sweep.cluster import (
     check_resources,

@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 from sqlalchemy.exc import SQLAlchemyError
 
-from results.run_files import STUDY_FILE
+from base.run_dir import STUDY_FILE
 from tune.config import Config
 
 

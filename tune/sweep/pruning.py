@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ray.tune import Callback, Checkpoint
 
-from results.run_files import OPTIMIZER_FILE
+from base.run_dir import OPTIMIZER_FILE
 
 
 def delete_checkpoint(checkpoint: Checkpoint, name: str | None = None) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ray.tune import Callback
 
-from results.run_files import STATE_BACKUP_DIR
+from base.run_dir import STATE_BACKUP_DIR
 from tune.config import ConfigError
 
 STATE_PATTERNS = (

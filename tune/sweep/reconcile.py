@@ -25,10 +25,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from data.files import atomic_write_text
+from base.files import atomic_write_text
+from base.run_dir import RECORDS_FILE, trial_dir_name
 from results.load import read_records
-from results.run_files import RECORDS_FILE
-from tune.run_dir import trial_dir_name
 
 RAY_TRIAL_ATTR = "ray_trial_id"  # set on each Optuna trial by tune/sweep/optuna_search.py
 ENDED = ("TERMINATED", "ERROR")

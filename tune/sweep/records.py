@@ -16,8 +16,8 @@ from typing import Any
 
 from ray.tune import Callback
 
+from base.run_dir import RECORDS_FILE
 from results.load import read_records, trial_status
-from results.run_files import RECORDS_FILE
 from tune.progress import STATUSES, clock, sweep_line
 
 

@@ -15,10 +15,10 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.trainable import wrap_function
 
+from base.run_dir import is_uri, trial_dir_name
 from data.prepare import PreparedData
 from results.load import trial_status
 from tune.config import Config
-from tune.run_dir import is_uri, trial_dir_name
 from tune.sweep.budget import Budget, BudgetStopper
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.sweep.pruning import CheckpointPruner

@@ -16,8 +16,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from base.run_dir import RECORDS_FILE
 from results.load import ReportError, read_records
-from results.run_files import RECORDS_FILE
 from tune.config import Config, ConfigError, merge
 from tune.run_dir import load_run_config
 from tune.sweep.optuna_study import read_study

@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from data.files import atomic_write_bytes
+from base.files import atomic_write_bytes
+from base.run_dir import CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, VOCAB_FILE
 from data.vocab import Vocab
 from models.classifier import RecurrentClassifier
-from results.run_files import CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, VOCAB_FILE
 from tune.config import Config, ConfigError
 from tune.train.loop import model_for
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from data.files import atomic_write_text
+from base.files import atomic_write_text
+from base.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 from models.classifier import count_parameters
-from results.run_files import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 from tune.config import Config, write_config_json
 from tune.progress import ProgressBar
 from tune.train.checkpoint import save_checkpoint

@@ -1,10 +1,10 @@
-"""The run directory's contract (results/run_files.py): the final-model rule and summary keys."""
+"""The run directory's contract (base/run_dir.py): the final-model rule and summary keys."""
 
 from __future__ import annotations
 
 import json
 
-from results.run_files import BEST_KEYS, SUMMARY_FILE, SUMMARY_KEYS, final_model
+from base.run_dir import BEST_KEYS, SUMMARY_FILE, SUMMARY_KEYS, final_model
 from tune.outcome.summary import write_summary
 
 

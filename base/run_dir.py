@@ -1,8 +1,8 @@
-"""The run directory's contract: every file's name, summary.json's keys, and which model is final.
+"""The run directory's contract and its claim: every file's name, summary.json's keys, which model
+is final, and the lock a driver holds while it writes there.
 
 The writer (`tune/`), the reader (`results/load.py`), `rnn-tune predict`, the live page and the
-benchmarks all import it from here. It lives in `results/` because that is the lowest folder both
-sides may import (`tune/` imports `results/`, never the other way), and it imports nothing.
+benchmarks all import it from here, on the ground floor (`base/`), which imports nothing of ours.
 
 A sweep's run directory:
 
@@ -25,8 +25,18 @@ A sweep's run directory:
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from base.errors import UsageError
+from base.files import LockBusy, atomic_write_text, file_lock
 
 CONFIG_FILE = "config.json"
 DRIVER_FILE = "driver.json"
@@ -109,3 +119,45 @@ def final_model(summary: dict[str, Any] | None) -> FinalModel | None:
         members = [{**m, "weight": 1.0} for m in ensemble["members"]]
         return FinalModel("ensemble", members, ensemble["val_acc"], ensemble["test_acc"])
     return FinalModel("trial", [{**best, "weight": 1.0}], best["val_acc"], best["test_acc"])
+
+
+class RunDirInUse(UsageError):
+    """Another driver holds the run directory."""
+
+
+def is_uri(storage: str | None) -> bool:
+    return bool(storage) and "://" in storage
+
+
+def trial_dir_name(sweep_name: str, trial_id: str) -> str:
+    """A trial's name in the Ray dashboard and its folder in the run directory: SWEEP_TRIALID."""
+    return f"{sweep_name}_{trial_id}"
+
+
+@contextmanager
+def claim_run_dir(run_dir: Path) -> Iterator[None]:
+    """Hold RUN_DIR/.sweep.lock while a driver works there: a second sweep or --resume on the
+    same directory refuses at once instead of writing over the first."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with file_lock(run_dir / LOCK_FILE, wait=False):
+            yield
+    except LockBusy:
+        raise RunDirInUse(
+            f"run directory {run_dir} is in use by another rnn-tune sweep; wait for it to end "
+            "or pick another --name"
+        ) from None
+
+
+def sweep_started(run_dir: Path) -> bool:
+    """A sweep already ran in `run_dir` (trial records or Ray Tune's state are there): a new run
+    there is refused, `--resume-existing` continues it. A directory holding only config.json
+    belongs to a run that stopped before Ray started, and may start again."""
+    return (run_dir / RECORDS_FILE).exists() or (run_dir / TUNER_FILE).exists()
+
+
+def write_driver_file(run_dir: Path, watch: dict[str, Any]) -> None:
+    """RUN_DIR/driver.json: which process drives the sweep, since when, and where to watch it
+    (dashboard, metrics endpoints, Ray's logs). The live page reads it; rewritten on --resume."""
+    driver = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time(), **watch}
+    atomic_write_text(run_dir / DRIVER_FILE, json.dumps(driver, indent=2))

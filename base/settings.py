@@ -65,7 +65,7 @@ class Spec:
     default: Any
     help: str
     choices: tuple[Any, ...] | None
-    ge: float | None
+    ge: float | None  # the bounds setting(ge=, gt=, le=) declared
     gt: float | None
     le: float | None
     lt: float | None
