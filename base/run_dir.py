@@ -71,7 +71,8 @@ SUMMARY_KEYS = (
     "baselines",  # name -> {val_acc, test_acc, n_test, vs_final, ...}
     "ensemble",  # {k, members, val_acc, test_acc, n_test, val_acc_by_k}, or null
     "final",  # {kind, members: [{trial_id, family, weight, checkpoint}], val_acc, test_acc,
-    #           n_test, chosen_by, options, rnn}: the model to ship (tune/outcome/final.py)
+    #           n_test, chosen_by, options (each with its members and cost), rnn, cost,
+    #           limits, measured_on}: the model to ship (tune/outcome/final.py)
     "errors",  # trial_id -> its error line
     "optuna_storage",
     "optuna_study",
@@ -80,7 +81,7 @@ SUMMARY_KEYS = (
     #               test_acc}], skipped, known_trials}: a run started from another, or null
     "wall_s",
 )
-BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", "test_acc")
+BEST_KEYS = ("trial_id", "family", "config", "val_acc", "epochs", "checkpoint", "test_acc", "cost")
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,43 @@ def final_model(summary: dict[str, Any] | None) -> FinalModel | None:
         members = [{**m, "weight": 1.0} for m in ensemble["members"]]
         return FinalModel("ensemble", members, ensemble["val_acc"], ensemble["test_acc"])
     return FinalModel("trial", [{**best, "weight": 1.0}], best["val_acc"], best["test_acc"])
+
+
+def within_limits(
+    cost: dict[str, Any] | None, max_latency_ms: float | None, max_size_mb: float | None
+) -> bool:
+    """An option's measured cost (`final.options[].cost`) is within the user's limits: latency
+    per request at batch 1 (its median) and the size `predict` loads."""
+    if max_latency_ms is None and max_size_mb is None:
+        return True
+    if not cost:
+        return False
+    return (max_latency_ms is None or cost["latency_ms_p50"] <= max_latency_ms) and (
+        max_size_mb is None or cost["size_mb"] <= max_size_mb
+    )
+
+
+def choose_within_limits(
+    options: list[dict[str, Any]], max_latency_ms: float | None, max_size_mb: float | None
+) -> tuple[int, list[int], bool]:
+    """The final-model rule under limits, from summary.json's options alone (so `rnn-tune report`
+    re-chooses a finished run as the sweep would have): the lowest validation log loss among the
+    options within the limits (the first on a tie). -> (chosen index, indices excluded, whether
+    any fits); when none fits, the cheapest on the limited measure is chosen."""
+    fits = [
+        i
+        for i, o in enumerate(options)
+        if within_limits(o.get("cost"), max_latency_ms, max_size_mb)
+    ]
+    excluded = [i for i in range(len(options)) if i not in fits]
+    if fits:
+        return min(fits, key=lambda i: (options[i]["val_loss"], i)), excluded, True
+    measure = "latency_ms_p50" if max_latency_ms is not None else "size_mb"
+    cheapest = min(
+        range(len(options)),
+        key=lambda i: ((options[i].get("cost") or {}).get(measure, float("inf")), i),
+    )
+    return cheapest, excluded, False
 
 
 class RunDirInUse(UsageError):

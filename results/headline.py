@@ -164,6 +164,7 @@ def headline(run: Run) -> list[str]:
             f"on {final.n:,} test rows; validation {chosen['val_acc']:.2%}. "
             + chosen_by_text(chosen),
             *rnn_lines(chosen, summary),
+            *serving_lines(chosen, summary.get("by_family", {}), run.path),
             f'Classify with `rnn-tune predict {run.path} "some text"`. Best single trial: the '
             f"{family.upper()} of trial {best['trial_id']} ({describe_settings(settings)}), test "
             f"{score.text()}, validation {best['val_acc']:.2%}, checkpoint `{checkpoint}`.",
@@ -262,6 +263,8 @@ def chosen_by_text(final: dict[str, Any]) -> str:
     )
     rule = "validation log loss" if by_loss else "validation"
     text = f"Chosen on {rule} among: {options}." if options else ""
+    if final.get("limits"):
+        text += " Only the options within the limits below could be chosen."
     if final.get("chosen_by") == "paired test":
         text += (
             " Validation's choice was significantly worse on test than this model (McNemar "
@@ -269,6 +272,75 @@ def chosen_by_text(final: dict[str, Any]) -> str:
             "is an optimistic estimate."
         )
     return text
+
+
+MUCH_CHEAPER = 3.0  # an option this many times faster (or smaller) is worth naming
+
+
+def cost_text(cost: dict[str, Any]) -> str:
+    return (
+        f"{cost['latency_ms_p50']:.1f} ms per request (p95 {cost['latency_ms_p95']:.1f} ms), "
+        f"{cost['rows_per_s']:,.0f} rows/s in batches, {cost['size_mb']:.1f} MB"
+    )
+
+
+def serving_lines(
+    final: dict[str, Any], by_family: dict[str, dict[str, Any]], run_dir: Any
+) -> list[str]:
+    """What the final model costs to serve, the limits it was chosen under, and a much cheaper
+    option whose test accuracy lies within the final model's 95% interval, if there is one."""
+    cost, how = final.get("cost"), final.get("measured_on") or {}
+    if not cost:
+        return []
+    lines = [
+        f"Serving it costs {cost_text(cost)} (batch 1 on one thread, tokenization included; "
+        f"measured on {how.get('cpus', '?')} CPU cores, {how.get('processor') or 'CPU'}: the "
+        "figures move with the machine)."
+    ]
+    limits = final.get("limits")
+    if limits:
+        asked_for = []
+        if limits["max_latency_ms"] is not None:
+            asked_for.append(f"at most {limits['max_latency_ms']:g} ms per request")
+        if limits["max_size_mb"] is not None:
+            asked_for.append(f"at most {limits['max_size_mb']:g} MB")
+        asked = " and ".join(asked_for)
+        excluded = ", ".join(FINAL_OPTION_LABELS.get(k, k) for k in limits["excluded"])
+        lines.append(
+            f"Limits: {asked}; "
+            + (f"excluded: {excluded}." if excluded else "every option is within them.")
+            if limits["fits"]
+            else f"No option is within the limits ({asked}); the cheapest one is recommended."
+        )
+    low = Score(final["test_acc"], final.get("n_test") or 1).interval[0]
+    named = [
+        (FINAL_OPTION_LABELS.get(o["kind"], o["kind"]), o["kind"], o)
+        for o in final.get("options", [])
+        if not o.get("chosen")
+    ]
+    named += [
+        (f"best {f.upper()} (trial {r['trial_id']})", f, r) for f, r in sorted(by_family.items())
+    ]
+    cheaper = [
+        (label, option, entry)
+        for label, option, entry in named
+        if entry.get("cost")
+        and entry["test_acc"] >= low
+        and (
+            entry["cost"]["latency_ms_p50"] * MUCH_CHEAPER <= cost["latency_ms_p50"]
+            or entry["cost"]["size_mb"] * MUCH_CHEAPER <= cost["size_mb"]
+        )
+    ]
+    if cheaper:
+        label, option, entry = max(
+            cheaper, key=lambda c: (c[2]["test_acc"], -c[2]["cost"]["latency_ms_p50"])
+        )
+        lines.append(
+            f"Much cheaper and within the final model's 95% interval on test: the {label}, "
+            f"test {entry['test_acc']:.2%}, {cost_text(entry['cost'])} "
+            f"(`rnn-tune predict {run_dir} --option {option}`)."
+        )
+    return lines
 
 
 def rnn_lines(final: dict[str, Any], summary: dict[str, Any]) -> list[str]:

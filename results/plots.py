@@ -148,9 +148,7 @@ def effects(
         x, labels, log = _positions(done[key])
         rest = done.index >= HOVER_POINTS
         for family, group in done[rest].groupby("family"):
-            ax.scatter(
-                x[group.index], group["best_val_acc"], color=_color(family), s=28, alpha=0.8
-            )
+            ax.scatter(x[group.index], group["best_val_acc"], color=_color(family), s=28, alpha=0.8)
         for i, trial in done[~rest].iterrows():
             gid = f"{key}-{i}"
             settings = ", ".join(f"{k} {_value(k, trial[k])}" for k in keys)
@@ -192,6 +190,55 @@ def effects(
         axes.flat[0].scatter([], [], color=_color(family), label=family)
     axes.flat[0].legend(fontsize=7)
     fig.suptitle("Best validation accuracy against each searched setting")
+    fig.tight_layout()
+    svg = _svg_with_tooltips(fig, tooltips)
+    return EffectsFigure(_png(fig), svg)
+
+
+def serving_trade(costs: pd.DataFrame, pareto: list[bool]) -> EffectsFigure:
+    """Test accuracy against latency per request (log scale), one point per final-model option
+    and family best, the Pareto front drawn through the points no other beats on both; each
+    point's hover text holds its figures. `costs`: results/tables.serving_costs."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    tooltips = {}
+    for i, row in costs.iterrows():
+        gid = f"cost-{i}"
+        tooltips[gid] = (
+            f"{row['option']}{' (final model)' if row['final'] else ''}: test "
+            f"{row['test_acc']:.2%}, {row['latency_ms_p50']:.2f} ms per request (p95 "
+            f"{row['latency_ms_p95']:.2f}), {row['rows_per_s']:,.0f} rows/s, "
+            f"{row['size_mb']:.1f} MB, {int(row['parameters']):,} parameters"
+            + ("; on the Pareto front" if pareto[i] else "")
+        )
+        ax.scatter(
+            [row["latency_ms_p50"]],
+            [row["test_acc"]],
+            s=70 if row["final"] else 36,
+            marker="*" if row["final"] else "o",
+            color=_color(str(row["option"])),
+            edgecolors="black" if pareto[i] else "none",
+            gid=gid,
+        )
+        ax.annotate(
+            str(row["option"]),
+            (row["latency_ms_p50"], row["test_acc"]),
+            fontsize=7,
+            xytext=(4, 3),
+            textcoords="offset points",
+        )
+    front = costs[pareto].sort_values("latency_ms_p50")
+    ax.step(
+        front["latency_ms_p50"], front["test_acc"], where="post", color="black", lw=1, alpha=0.6,
+        label="Pareto front",
+    )  # fmt: skip
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ax.set_xlabel("latency per request, ms (median, batch 1, one thread)")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("What each option costs to serve")
     fig.tight_layout()
     svg = _svg_with_tooltips(fig, tooltips)
     return EffectsFigure(_png(fig), svg)

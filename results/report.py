@@ -10,7 +10,7 @@ import base64
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from base.files import atomic_write_bytes, atomic_write_text
 from base.run_dir import EFFECTS_PNG, REPORT_HTML, REPORT_MD, TRIALS_CSV
 from results import plots, tables
 from results.headline import headline, seed_baseline_line, test_size
+from results.limits import rechoose
 from results.load import Run, load_run, run_names
 
 Section = tuple[str, str, Any]  # (heading, note, table or None)
@@ -36,16 +37,24 @@ class Page:
     effects_note: str
     effects: plots.EffectsFigure | None
     figures: dict[str, bytes]  # curve name -> PNG
+    trades: list[tuple[str, str, plots.EffectsFigure]]  # (run, PNG file, accuracy vs latency)
 
 
 def write_report(
-    run_dirs: list[Path], out: Path, importances: dict[str, dict[str, Any]] | None = None
+    run_dirs: list[Path],
+    out: Path,
+    importances: dict[str, dict[str, Any]] | None = None,
+    limits: tuple[float | None, float | None] = (None, None),
 ) -> dict[str, Path]:
     """Write the report files into `out`.
 
     `importances` maps a run's name to {"n_trials": N, "importances": {param: (mean, std)}}.
+    `limits`: (max latency ms, max size MB): each run's final model chosen again under them
+    (results/limits.py), without training anything.
     """
     runs = [load_run(d, name) for d, name in zip(run_dirs, run_names(run_dirs))]
+    if limits != (None, None):
+        runs = [replace(r, summary=rechoose(r.summary, *limits)) if r.summary else r for r in runs]
     out.mkdir(parents=True, exist_ok=True)
     trials = pd.concat([r.trials for r in runs], ignore_index=True)
     atomic_write_text(out / TRIALS_CSV, trials.to_csv(index=False))
@@ -56,6 +65,9 @@ def write_report(
     if effects:
         atomic_write_bytes(out / EFFECTS_PNG, effects.png)
     main, details = build_sections(runs, importances or {})
+    trades = build_trades(runs)
+    for _, name, figure in trades:
+        atomic_write_bytes(out / name, figure.png)
     page = Page(
         "rnn-tune report: " + ", ".join(r.name for r in runs),
         headline_lines(runs),
@@ -64,6 +76,7 @@ def write_report(
         effects_note,
         effects,
         figures,
+        trades,
     )
     atomic_write_text(out / REPORT_MD, _markdown(page))
     atomic_write_text(out / REPORT_HTML, _html(page))
@@ -130,6 +143,17 @@ def build_sections(
         "only this option, or only the final model, gets right.",
         lambda r: tables.final_options(r.summary),
     )
+    main += _per_run(
+        runs,
+        "Serving cost",
+        "What each option and each family's best trial costs to serve, measured at the end of "
+        "the run on validation texts: latency per request at batch 1 on one thread, "
+        "tokenization included (median and 95th percentile), rows per second in batches, the "
+        "MB `rnn-tune predict` loads. The figures move with the machine (the headline names "
+        "it). option: serve it with `rnn-tune predict RUN_DIR --option NAME` (rnn, lstm, gru: "
+        "that family's best trial).",
+        lambda r: tables.serving_costs(r.summary),
+    )
     for run, found in importances.items():
         values = found.get("importances") or {}
         if values:
@@ -189,6 +213,21 @@ def build_sections(
         ),
     ]
     return main, details
+
+
+TRADE_TITLE = "Test accuracy against latency per request"
+
+
+def build_trades(runs: list[Run]) -> list[tuple[str, str, plots.EffectsFigure]]:
+    """Per run with measured serving costs: (its name, the PNG's file name, the figure)."""
+    out = []
+    for i, r in enumerate(runs):
+        costs = tables.serving_costs(r.summary)
+        if costs is not None:
+            pareto = tables.pareto_front(list(costs["latency_ms_p50"]), list(costs["test_acc"]))
+            name = "serving.png" if len(runs) == 1 else f"serving-{i + 1}.png"
+            out.append((r.name, name, plots.serving_trade(costs, pareto)))
+    return out
 
 
 def build_effects(trials: pd.DataFrame) -> tuple[str, plots.EffectsFigure | None]:
@@ -262,6 +301,9 @@ def _markdown(page: Page) -> str:
         parts.append(f"## {heading}\n\n{note}\n")
         if table is not None:
             parts.append(_md_table(table))
+    for run, name, _ in page.trades:
+        parts.append(f"## {TRADE_TITLE}{f' ({run})' if len(page.trades) > 1 else ''}\n")
+        parts.append(f"![{TRADE_TITLE}]({name})\n")
     if effects or effects_note:
         parts.append("## Hyperparameter effects\n")
         parts.append((effects_note + "\n") if effects_note else "")
@@ -300,6 +342,13 @@ def _html(page: Page) -> str:
         body.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(note)}</p>")
         if table is not None:
             body.append(f'<div class="table">{_table_html(table)}</div>')
+    for run, _, figure in page.trades:
+        heading = TRADE_TITLE + (f" ({run})" if len(page.trades) > 1 else "")
+        body.append(
+            f"<h2>{html.escape(heading)}</h2><p>Hover a point for its figures; outlined points "
+            "are on the Pareto front (no other is both faster and more accurate).</p>"
+            f'<figure class="trade" aria-label="{html.escape(heading)}">{figure.svg}</figure>'
+        )
     if effects or effects_note:
         body.append("<h2>Hyperparameter effects</h2>")
         if effects_note:

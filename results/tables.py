@@ -182,7 +182,7 @@ def final_options(summary: dict[str, Any] | None) -> pd.DataFrame | None:
             {
                 "option": FINAL_OPTION_LABELS.get(o["kind"], o["kind"]),
                 "final": "yes" if o.get("chosen") else "",
-                "models": o["members"],
+                "models": len(o["members"]) if isinstance(o["members"], list) else o["members"],
                 "val_acc": o["val_acc"],
                 "val_loss": o.get("val_loss"),
                 "test_acc": o["test_acc"],
@@ -193,6 +193,53 @@ def final_options(summary: dict[str, Any] | None) -> pd.DataFrame | None:
             }
         )
     return pd.DataFrame(rows)
+
+
+def serving_costs(summary: dict[str, Any] | None) -> pd.DataFrame | None:
+    """What each final-model option and each family's best trial (`option`: the name
+    `rnn-tune predict --option` takes) costs to serve beside its test accuracy (and 95%
+    interval): latency per request at batch 1 on one thread (median and 95th percentile), rows
+    per second in batches, the MB `predict` loads, parameters. None for runs from before the
+    costs were measured."""
+    summary = summary or {}
+    final = summary.get("final") or {}
+    n = final.get("n_test") or 0
+    entries = [(o["kind"], o.get("chosen"), o) for o in final.get("options", [])]
+    entries += [
+        (family, False, row) for family, row in sorted(summary.get("by_family", {}).items())
+    ]
+    rows = []
+    for option, chosen, entry in entries:
+        cost = entry.get("cost")
+        if not cost:
+            continue
+        low, high = wilson_interval(entry["test_acc"], n) if n else (None, None)
+        rows.append(
+            {
+                "option": option,
+                "final": "yes" if chosen else "",
+                "test_acc": entry["test_acc"],
+                "test_95ci": f"{low:.1%}–{high:.1%}" if n else "",
+                "latency_ms_p50": cost["latency_ms_p50"],
+                "latency_ms_p95": cost["latency_ms_p95"],
+                "rows_per_s": round(cost["rows_per_s"]),
+                "size_mb": cost["size_mb"],
+                "parameters": cost["parameters"],
+            }
+        )
+    return pd.DataFrame(rows) if rows else None
+
+
+def pareto_front(latency: list[float], accuracy: list[float]) -> list[bool]:
+    """Which points no other point beats on both: as fast or faster and at least as accurate,
+    better on one."""
+    return [
+        not any(
+            lo <= lat and acc_o >= acc and (lo < lat or acc_o > acc)
+            for lo, acc_o in zip(latency, accuracy)
+        )
+        for lat, acc in zip(latency, accuracy)
+    ]
 
 
 def vectors_used(config: dict[str, Any], trials: pd.DataFrame) -> pd.DataFrame | None:

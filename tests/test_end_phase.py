@@ -15,10 +15,12 @@ import torch
 from base.run_dir import BEST_DIR, LINEAR_DIR, LINEAR_FILE
 from data.config import DataConfig
 from data.prepare import PreparedData, prepare_data
+from results.limits import rechoose
 from results.stats import accuracy
 from tune.config import Config
 from tune.outcome.baseline import fit_baseline
 from tune.outcome.end_phase import finish
+from tune.outcome.serving import load_member, split_texts, weighted_probabilities
 from tune.train.checkpoint import load_checkpoint, save_checkpoint
 from tune.train.inference import probabilities
 from tune.train.loop import model_for
@@ -143,3 +145,50 @@ def test_the_end_phase_loads_neither_ray_nor_optuna():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+COST_KEYS = {"latency_ms_p50", "latency_ms_p95", "rows_per_s", "size_mb", "parameters"}
+
+
+def test_every_option_is_measured_and_predict_serves_it_as_the_end_phase_scored_it(data, tmp_path):
+    _, end = run_end_phase(data, tmp_path)
+    final = end.final
+    assert final["measured_on"]["threads"] == 1 and final["measured_on"]["cpus"] >= 1
+    texts = split_texts(data.test, data.vocab, len(data.test))
+    for option in final["options"]:
+        cost = option["cost"]
+        assert set(cost) == COST_KEYS and 0 < cost["latency_ms_p50"] <= cost["latency_ms_p95"]
+        files = [m["checkpoint"] for m in option["members"]]
+        assert cost["size_mb"] == pytest.approx(sum(Path(f).stat().st_size for f in files) / 1e6)
+        assert all(Path(f).is_file() for f in files)
+        served = [(load_member(m["checkpoint"]), m["weight"]) for m in option["members"]]
+        _, probs = weighted_probabilities(served, texts)
+        assert accuracy(probs, data.test.labels) == option["test_acc"], option["kind"]
+    assert final["cost"] == next(o["cost"] for o in final["options"] if o["chosen"])
+    for row in end.best_by_family.values():
+        assert set(row["cost"]) == COST_KEYS
+        parameters = sum(
+            p.numel() for p in load_checkpoint(Path(row["checkpoint"])).model.parameters()
+        )
+        assert row["cost"]["parameters"] == parameters
+
+
+def test_under_a_latency_limit_the_final_is_the_best_option_within_it(data, tmp_path):
+    _, free = run_end_phase(data, tmp_path / "free")
+    latencies = sorted(o["cost"]["latency_ms_p50"] for o in free.final["options"])
+    limit = latencies[len(latencies) // 2]  # about half the options within it
+    _, end = run_end_phase(data, tmp_path / "limited", limits=(limit, None))
+    final, found = end.final, end.final["options"]
+    fits = [o for o in found if o["cost"]["latency_ms_p50"] <= limit]
+    if fits:
+        best = min(fits, key=lambda o: o["val_loss"])
+        assert final["kind"] == best["kind"] and final["chosen_by"] == "validation, within limits"
+        assert final["limits"]["excluded"] == [o["kind"] for o in found if o not in fits]
+    # `rnn-tune report --max-latency-ms` chooses the same from summary.json alone.
+    again = rechoose({"final": final, "baselines": {}}, limit, None)["final"]
+    assert again["kind"] == final["kind"] and again["members"] == final["members"]
+    # No option is that fast: the fastest is recommended, and the limits say none fitted.
+    _, none = run_end_phase(data, tmp_path / "none", limits=(1e-6, None))
+    fastest = min(none.final["options"], key=lambda o: o["cost"]["latency_ms_p50"])
+    assert none.final["kind"] == fastest["kind"] and none.final["limits"]["fits"] is False
+    assert "no option within limits" in none.final["chosen_by"]

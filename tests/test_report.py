@@ -316,3 +316,78 @@ def test_predict_run_dir_serves_the_final_model_with_its_weights(run_dir):
         rnn_tune("predict", str(run_dir / "linear" / "model.npz"), text, "--json").stdout
     )
     assert sum(linear["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@needs_chromium
+def test_the_serving_costs_on_the_page_are_the_measured_ones(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    final = summary["final"]
+    entries = [(o["kind"], o) for o in final["options"]]
+    entries += list(summary["by_family"].items())
+    with chromium_page(1280, 900) as page:
+        page.goto((run_dir / "report.html").as_uri(), wait_until="load")
+        headline = page.locator("ul.headline").inner_text()
+        assert f"Serving it costs {final['cost']['latency_ms_p50']:.1f} ms per request" in headline
+        rows = page.locator(
+            "xpath=//h2[text()='Serving cost']/following-sibling::div[1]//tbody/tr"
+        ).all_inner_texts()
+        assert len(rows) == len(entries)
+        for label, entry in entries:
+            row = next(r for r in rows if r.startswith(label + "\t"))
+            cost = entry["cost"]
+            for shown in (
+                f"{entry['test_acc']:.2%}",
+                f"{cost['latency_ms_p50']:.2f}",
+                f"{cost['latency_ms_p95']:.2f}",
+                f"{cost['size_mb']:.2f}",
+                str(cost["parameters"]),
+            ):
+                assert shown in row.split("\t"), (label, shown, row)
+        tips = page.locator("figure.trade svg title").all_text_contents()
+        assert len(tips) == len(entries)
+        for label, entry in entries:
+            tip = next(t for t in tips if t.split(":")[0].split(" (")[0] == label)
+            assert f"test {entry['test_acc']:.2%}, {entry['cost']['latency_ms_p50']:.2f} ms" in tip
+        assert sum("on the Pareto front" in t for t in tips) >= 1
+        assert page.errors == []
+
+
+def test_report_rechooses_under_a_latency_limit_without_training(run_dir, tmp_path):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    found = summary["final"]["options"]
+    latencies = sorted(o["cost"]["latency_ms_p50"] for o in found)
+    limit = latencies[0] * 1.01  # the fastest option fits, at least
+    before = sorted(p.name for p in run_dir.rglob("model.pt"))
+    done = rnn_tune("report", str(run_dir), "--out", str(tmp_path), "--max-latency-ms", f"{limit}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    best = min(
+        (o for o in found if o["cost"]["latency_ms_p50"] <= limit), key=lambda o: o["val_loss"]
+    )
+    first = (tmp_path / "report.md").read_text().split("\n## ")[0]
+    name = describe_final({**best, "members": best["members"]})[0]
+    assert f"**Use the {name}**" in first and f"at most {limit:g} ms per request" in first
+    assert sorted(p.name for p in run_dir.rglob("model.pt")) == before  # nothing trained
+    bad = rnn_tune("report", str(run_dir), "--out", str(tmp_path), "--max-latency-ms", "0")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_predict_serves_each_option_with_its_members(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    text = "a text to classify"
+    for option in [o["kind"] for o in summary["final"]["options"]] + ["gru"]:
+        served = rnn_tune("predict", str(run_dir), text, "--option", option, "--json")
+        assert served.returncode == 0, served.stderr[-2000:]
+        members = (
+            [{"checkpoint": summary["by_family"]["gru"]["checkpoint"], "weight": 1.0}]
+            if option == "gru"
+            else next(o for o in summary["final"]["options"] if o["kind"] == option)["members"]
+        )
+        alone = [
+            json.loads(rnn_tune("predict", m["checkpoint"], text, "--json").stdout) for m in members
+        ]
+        total = sum(m["weight"] for m in members)
+        for name, p in json.loads(served.stdout)["probabilities"].items():
+            expected = sum(m["weight"] * a["probabilities"][name] for m, a in zip(members, alone))
+            assert p == pytest.approx(expected / total, abs=1e-6), option
+    bad = rnn_tune("predict", str(run_dir), text, "--option", "cnn")
+    assert bad.returncode == 2 and "has no option 'cnn'" in bad.stderr

@@ -207,6 +207,15 @@ class SweepConfig:
         ge=0,
         le=64,
     )
+    max_latency_ms: float | None = setting(
+        None,
+        "the final model answers one request (batch 1, one thread) in at most this many ms, as "
+        "measured at the end of the run",
+        gt=0,
+    )
+    max_size_mb: float | None = setting(
+        None, "the final model's files (what predict loads) take at most this many MB", gt=0
+    )
     optuna_storage: str | None = setting(
         None, "Optuna RDB URL, e.g. PostgreSQL (else sqlite:///RUN_DIR/optuna.db)"
     )
@@ -232,7 +241,8 @@ class SweepConfig:
         "and search space TPE also learns from its finished trials",
     )
     top: int = setting(
-        3, "with --warm-start or `rnn-tune promote`: the source run's best configurations to run",
+        3,
+        "with --warm-start or `rnn-tune promote`: the source run's best configurations to run",
         ge=1,
     )
     start_points: dict = setting(

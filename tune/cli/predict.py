@@ -1,7 +1,8 @@
 """`rnn-tune predict CHECKPOINT|RUN_DIR TEXT...`: the predicted class and class probabilities per
 text. A sweep's run directory predicts with its final model, whatever it is (summary.json's
 `final`): its members' class probabilities averaged with their weights, the run's linear model
-(linear/model.npz) among them where it was chosen."""
+(linear/model.npz) among them where it was chosen. `--option` serves another of the options the
+run compared (or a family's best trial) instead, exactly as the end phase scored it."""
 
 from __future__ import annotations
 
@@ -22,38 +23,17 @@ def add_parser(subparsers) -> None:
         "linear/model.npz, or a sweep's run directory (its final model)",
     )
     p.add_argument("texts", nargs="+", help="texts to classify")
+    p.add_argument(
+        "--option",
+        help="with a run directory: serve this option instead of the final model (trial, "
+        "ensemble, linear, blend, greedy; or rnn, lstm, gru: that family's best trial)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per text")
     p.set_defaults(run=run)
 
 
-def predict_texts(checkpoint: str, texts: list[str]) -> tuple[list[str], list[list[float]]]:
-    """-> (class names, probabilities (len(texts), num_classes)), with the model's own vocab: an
-    RNN checkpoint or the run's linear model (an .npz of arrays)."""
-    from data.encode import encode_texts
-    from data.vocab import Vocab
-
-    if str(checkpoint).endswith(".npz"):
-        from models.linear import LinearTextModel
-
-        try:
-            linear = LinearTextModel.load(checkpoint)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f"{checkpoint}: not a readable linear model ({exc})") from None
-        split = encode_texts(texts, [0] * len(texts), Vocab(linear.itos), linear.ngrams)
-        probs = linear.probabilities(split.ids, split.offsets)
-        return list(linear.class_names), probs.tolist()
-    from tune.train.checkpoint import load_checkpoint
-    from tune.train.inference import probabilities
-
-    loaded = load_checkpoint(checkpoint)
-    split = encode_texts(texts, [0] * len(texts), loaded.vocab, loaded.config.data.ngrams)
-    return list(loaded.class_names), probabilities(loaded.model, split).tolist()
-
-
-def final_members(run_dir: Path) -> list[tuple[str, float]]:
-    """A finished sweep's final model (base/run_dir.final_model): (checkpoint, weight) per
-    member."""
-    from base.run_dir import SUMMARY_FILE, final_model
+def read_summary(run_dir: Path) -> dict:
+    from base.run_dir import SUMMARY_FILE
     from results.load import ReportError, check_summary
 
     path = run_dir / SUMMARY_FILE
@@ -62,21 +42,35 @@ def final_members(run_dir: Path) -> list[tuple[str, float]]:
         check_summary(path, summary)
     except (OSError, UnicodeDecodeError, ValueError, ReportError) as exc:
         raise ConfigError(f"{path}: unreadable ({exc}); restore it or pass a checkpoint") from None
-    final = final_model(summary)
-    if final:
-        return [(m["checkpoint"], float(m["weight"])) for m in final.members]
-    raise ConfigError(f"{run_dir} has no finished model to predict with; pass a checkpoint")
+    return summary
 
 
-def predict_with_run(run_dir: Path, texts: list[str]) -> tuple[list[str], list[list[float]]]:
-    """The final model's probabilities: its members' weighted average, as the sweep scored it."""
-    import numpy as np
+def option_members(run_dir: Path, option: str | None) -> list[tuple[str, float]]:
+    """(checkpoint, weight) per member: the final model (base/run_dir.final_model), or the
+    option the run compared under that name, or a family's best trial."""
+    from base.run_dir import final_model
 
-    members = final_members(run_dir)
-    found = [(predict_texts(c, texts), w) for c, w in members]
-    names = found[0][0][0]
-    total = sum(w * np.asarray(probs, dtype=np.float64) for (_, probs), w in found)
-    return names, (total / sum(w for _, w in members)).tolist()
+    summary = read_summary(run_dir)
+    if option is None:
+        final = final_model(summary)
+        if final:
+            return [(m["checkpoint"], float(m["weight"])) for m in final.members]
+        raise ConfigError(f"{run_dir} has no finished model to predict with; pass a checkpoint")
+    if option in summary["by_family"]:
+        return [(summary["by_family"][option]["checkpoint"], 1.0)]
+    listed = (summary.get("final") or {}).get("options") or []
+    known = [o["kind"] for o in listed] + list(summary["by_family"])
+    found = next((o for o in listed if o["kind"] == option), None)
+    if found is None:
+        raise ConfigError(
+            f"{run_dir} has no option {option!r}; choose one of {', '.join(known) or 'none'}"
+        )
+    if not isinstance(found.get("members"), list):
+        raise ConfigError(
+            f"{run_dir} was written before its options listed their members; serve the final "
+            "model (no --option), a family (--option rnn|lstm|gru) or a checkpoint"
+        )
+    return [(m["checkpoint"], float(m["weight"])) for m in found["members"]]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,12 +78,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("an empty text cannot be classified; pass non-empty texts")
     target = Path(args.checkpoint).expanduser()
     from base.run_dir import SUMMARY_FILE
+    from tune.outcome.serving import load_member, weighted_probabilities
 
     if (target / SUMMARY_FILE).is_file():
-        names, probs = predict_with_run(target, args.texts)
+        members = option_members(target, args.option)
+    elif args.option:
+        raise ConfigError("--option needs a sweep's run directory; pass one, or drop --option")
     else:
-        names, probs = predict_texts(args.checkpoint, args.texts)
-    for text, row in zip(args.texts, probs):
+        members = [(args.checkpoint, 1.0)]
+    served = [(load_member(path), weight) for path, weight in members]
+    names, probs = weighted_probabilities(served, args.texts)
+    for text, row in zip(args.texts, probs.tolist()):
         best = max(range(len(names)), key=row.__getitem__)
         if args.json:
             print(

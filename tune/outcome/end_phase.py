@@ -20,6 +20,7 @@ from results.stats import accuracy, correct
 from tune.outcome.baseline import paired_with_final
 from tune.outcome.ensemble import Candidate, Scores, build_ensemble
 from tune.outcome.final import Pool, final_model
+from tune.outcome.serving import LATENCY_REQUESTS, THROUGHPUT_BATCH, CostMeter, split_texts
 from tune.train.checkpoint import export_checkpoint
 
 
@@ -45,26 +46,31 @@ def finish(
     family_kept: set[str],
     keep_sources: bool,
     warm_start: dict[str, Any] | None = None,
+    limits: tuple[float | None, float | None] = (None, None),
 ) -> EndPhase:
     """`rows`: one record per trial (trial_id, family, config, val_acc, checkpoint folder or
     None), as tune/sweep/tuner.trial_record makes them. `baseline()` gives the linear model's
     record (it may still be fitting: the warm start's checkpoints are scored first).
     `family_kept`: the trials the family rule keeps; `keep_sources`: keep every source
     checkpoint (cloud storage, where the bucket's copy may outlive the local run directory).
-    `warm_start`: {source, points, skipped, known_trials} when the run started from another."""
+    `warm_start`: {source, points, skipped, known_trials} when the run started from another.
+    `limits`: (max latency ms, max size MB) on the final model (tune/outcome/final.py).
+    Every option and each family's best is measured for serving on validation texts."""
     scores = Scores(data)
+    texts = split_texts(data.val, data.vocab, max(LATENCY_REQUESTS, THROUGHPUT_BATCH))
+    meter = CostMeter(texts, scores.in_memory)
     started_from = _started_from(rows, warm_start, scores)
     linear = baseline()
     end = EndPhase({}, None, None, linear, started_from)
     end.ensemble, end.final = _ensemble_and_final(
-        rows, scores, run_dir, ensemble_candidates, linear
+        rows, scores, run_dir, ensemble_candidates, linear, meter, limits
     )
     if not keep_sources:
         end.spent |= {
             r["trial_id"] for r in rows if r["checkpoint"] and r["trial_id"] not in family_kept
         }
     kept = [r for r in rows if r["trial_id"] not in end.spent]
-    end.best_by_family = _score_best(kept, scores, run_dir)
+    end.best_by_family = _score_best(kept, scores, run_dir, meter)
     if not keep_sources:
         end.spent |= {row["trial_id"] for row in end.best_by_family.values()}
     _pair_with_final(linear, end.final)
@@ -121,6 +127,8 @@ def _ensemble_and_final(
     run_dir: Path,
     ensemble_candidates: int,
     baseline: dict[str, Any],
+    meter: CostMeter,
+    limits: tuple[float | None, float | None],
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """The top trials' ensemble (tune/outcome/ensemble.py) and the final model chosen among the
     trials, the ensemble and the linear model (tune/outcome/final.py); members are exported to
@@ -133,14 +141,15 @@ def _ensemble_and_final(
     candidates = [_candidate(r) for r in ranked]
     ensemble = build_ensemble(candidates, scores, run_dir)
     pool = Pool(scores, candidates, baseline if baseline.get("model") else None)
-    return ensemble, final_model(pool, ensemble, scores.data, run_dir, family_best)
+    final = final_model(pool, ensemble, scores.data, run_dir, family_best, meter, limits)
+    return ensemble, final
 
 
 def _score_best(
-    rows: list[dict[str, Any]], scores: Scores, run_dir: Path
+    rows: list[dict[str, Any]], scores: Scores, run_dir: Path, meter: CostMeter
 ) -> dict[str, dict[str, Any]]:
-    """Copy each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone) and score it on
-    test (once: an ensemble member's scores are reused)."""
+    """Copy each family's best checkpoint to RUN_DIR/best/FAMILY/ (standalone), score it on
+    test (once: an ensemble member's scores are reused) and measure what it costs to serve."""
     scored, data = {}, scores.data
     for family, row in sorted(best_by_family(rows).items()):
         target = run_dir / BEST_DIR / family
@@ -156,6 +165,7 @@ def _score_best(
             "test_confusion": _confusion(data.test.labels, preds, len(data.class_names)),
             "class_names": list(data.class_names),
             "test_correct": right,  # in the test split's row order
+            "cost": meter.cost([{"trial_id": row["trial_id"], "checkpoint": str(path)}]),
         }
     return scored
 

@@ -52,6 +52,10 @@ class Scores:
             )
         return self._loaded[candidate.trial_id]
 
+    def in_memory(self, trial_id: str) -> LoadedCheckpoint | None:
+        """The trial's model if it has been loaded already."""
+        return self._loaded.get(trial_id)
+
     def val(self, candidate: Candidate) -> np.ndarray:
         """From the checkpoint where its trial saved them (older checkpoints: scored now)."""
         loaded = self.loaded(candidate)

@@ -34,10 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from base.run_dir import ENSEMBLE_DIR, LINEAR_MEMBER, OPTIONS
+from base.run_dir import ENSEMBLE_DIR, LINEAR_MEMBER, OPTIONS, choose_within_limits
 from data.prepare import PreparedData
 from results.stats import accuracy, correct, paired_counts
 from tune.outcome.ensemble import Candidate, Scores
+from tune.outcome.serving import CostMeter
 from tune.train.checkpoint import export_checkpoint
 
 BLEND_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
@@ -193,31 +194,11 @@ def choose(
         chosen, how = max(better, key=lambda i: right[i].mean()), "paired test"
 
 
-def final_model(
-    pool: Pool,
-    ensemble: dict[str, Any] | None,
-    data: PreparedData,
-    run_dir: Path,
-    family_best: list[str] = (),
-) -> dict[str, Any] | None:
-    """summary.json's `final`: the chosen option's members (RNNs exported to RUN_DIR/ensemble/,
-    the linear model's file), its scores, every option's val/test and paired test against it, and
-    the RNNs alone (the ensemble, else the best trial) for the headline's second line.
-    `family_best`: each family's best trial id (those among the pool's candidates are held
-    models for the paired guard). `test_correct` and `rnn_test_correct` (bool per test row,
-    popped before writing) are for the baseline's paired tests."""
-    found = options(pool, ensemble, data.val.labels, family_best)
-    if not found:
-        return None
-    held = [
-        scored("trial", {name: 1.0}, pool, data.val.labels)
-        for name in family_best
-        if name in pool.candidates and name != next(iter(pool.candidates))
-    ]
-    index, how, right = choose(found, held, pool, data.test.labels)
-    final = ([*found, *held])[index]
+def members_of(option: Option, pool: Pool, data: PreparedData, run_dir: Path) -> list[dict]:
+    """The option's members as summary.json lists them, RNNs exported to RUN_DIR/ensemble/TRIAL/
+    (standalone, vocab inside) so that `rnn-tune predict --option` serves any option."""
     members = []
-    for name, weight in final.weights.items():
+    for name, weight in option.weights.items():
         if name == LINEAR_MEMBER:
             checkpoint, family = pool.linear["model"], LINEAR_MEMBER
         else:
@@ -230,30 +211,70 @@ def final_model(
         members.append(
             {"trial_id": name, "family": family, "weight": weight, "checkpoint": checkpoint}
         )
+    return members
+
+
+def final_model(
+    pool: Pool,
+    ensemble: dict[str, Any] | None,
+    data: PreparedData,
+    run_dir: Path,
+    family_best: list[str] = (),
+    meter: CostMeter | None = None,
+    limits: tuple[float | None, float | None] = (None, None),
+) -> dict[str, Any] | None:
+    """summary.json's `final`: the chosen option's members (RNNs exported to RUN_DIR/ensemble/,
+    the linear model's file), its scores, every option's members, val/test, measured serving
+    cost (`meter`) and paired test against it, and the RNNs alone (the ensemble, else the best
+    trial) for the headline's second line. `family_best`: each family's best trial id (those
+    among the pool's candidates are held models for the paired guard). `limits`: (max latency
+    ms, max size MB): only options within them may be chosen, by validation alone
+    (base/run_dir.choose_within_limits, which `rnn-tune report` applies to a finished run).
+    `test_correct` and `rnn_test_correct` (bool per test row, popped before writing) are for the
+    baseline's paired tests."""
+    found = options(pool, ensemble, data.val.labels, family_best)
+    if not found:
+        return None
+    held = [
+        scored("trial", {name: 1.0}, pool, data.val.labels)
+        for name in family_best
+        if name in pool.candidates and name != next(iter(pool.candidates))
+    ]
+    every = [*found, *held]
+    index, how, right = choose(found, held, pool, data.test.labels)
+    members = [members_of(o, pool, data, run_dir) for o in every]
+    costs = [meter.cost(m) if meter else None for m in members]
+    listed = [
+        {"kind": o.kind, "val_loss": o.val_loss, "cost": cost} for o, cost in zip(found, costs)
+    ]
+    limited = limits != (None, None)
+    excluded, fits = [], True
+    if limited:  # by validation alone, as `rnn-tune report` can re-choose from summary.json
+        index, excluded, fits = choose_within_limits(listed, *limits)
+        how = "validation, within limits" if fits else "the cheapest: no option within limits"
+    final = every[index]
     kinds = [o.kind for o in found]
     rnn = kinds.index("ensemble") if "ensemble" in kinds else 0 if "trial" in kinds else None
-    listed = []
     for i, (option, rows_right) in enumerate(zip(found, right[: len(found)])):
         option_only, final_only, p = paired_counts(rows_right, right[index])
-        listed.append(
-            {
-                "kind": option.kind,
-                "chosen": i == index,
-                "members": len(option.weights),
-                "val_acc": option.val_acc,
-                "val_loss": option.val_loss,
-                "test_acc": float(rows_right.mean()),
-                **option.detail,
-                "vs_final": {
-                    "option_only_right": option_only,
-                    "final_only_right": final_only,
-                    "p_value": p,
-                },
-            }
-        )
+        listed[i] = {
+            "kind": option.kind,
+            "chosen": i == index,
+            "members": members[i],
+            "val_acc": option.val_acc,
+            "val_loss": option.val_loss,
+            "test_acc": float(rows_right.mean()),
+            "cost": costs[i],
+            **option.detail,
+            "vs_final": {
+                "option_only_right": option_only,
+                "final_only_right": final_only,
+                "p_value": p,
+            },
+        }
     return {
         "kind": final.kind,
-        "members": members,
+        "members": members[index],
         "val_acc": final.val_acc,
         "val_loss": final.val_loss,
         "test_acc": float(right[index].mean()),
@@ -267,6 +288,16 @@ def final_model(
             "val_acc": found[rnn].val_acc,
             "test_acc": float(right[rnn].mean()),
         },
+        "cost": costs[index],
+        "limits": {
+            "max_latency_ms": limits[0],
+            "max_size_mb": limits[1],
+            "excluded": [found[i].kind for i in excluded],
+            "fits": fits,
+        }
+        if limited
+        else None,
+        "measured_on": meter.measured_on() if meter else None,
         "test_correct": right[index],
         "rnn_test_correct": None if rnn is None else right[rnn],
     }

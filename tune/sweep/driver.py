@@ -247,6 +247,7 @@ def _end_phase(
         {tid for family in {r["family"] for r in rows} for tid in pruner.family_kept(family)},
         keep_sources=is_uri(s.storage),
         warm_start=warm_start,
+        limits=(s.max_latency_ms, s.max_size_mb),
     )
 
 
