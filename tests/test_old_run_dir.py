@@ -61,6 +61,20 @@ def killed_old_sweep(old: Path, storage: Path, name: str, *args: str) -> Path:
     return run_dir
 
 
+def resume(run_dir: Path, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """`rnn-tune sweep --resume RUN_DIR ARGS` on this tree, which must succeed: its result and
+    the trials it started."""
+    before = len(records(run_dir))
+    done = subprocess.run(
+        ["rnn-tune", "sweep", "--resume", str(run_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done, {r["trial_id"] for r in records(run_dir)[before:] if r["event"] == "start"}
+
+
 def test_a_sweep_killed_on_the_old_layout_resumes_and_reports_on_the_new(tmp_path):
     run_dir = killed_old_sweep(old_tree(), tmp_path, "old", "--embed-dim", "16")
     finished = {r["trial_id"] for r in records(run_dir) if r["event"] == "complete"}
@@ -69,16 +83,7 @@ def test_a_sweep_killed_on_the_old_layout_resumes_and_reports_on_the_new(tmp_pat
     assert all(path in pickled for path in OLD_PATHS), "the old code pickled other paths"
     searcher = max(run_dir.glob("searcher-state-*.pkl"), key=lambda p: p.stat().st_mtime)
     assert b"tune.optuna_search" in searcher.read_bytes()
-    before = len(records(run_dir))
-
-    resumed = subprocess.run(
-        ["rnn-tune", "sweep", "--resume", str(run_dir), "--quiet", "--no-report"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    rerun = {r["trial_id"] for r in records(run_dir)[before:] if r["event"] == "start"}
+    _, rerun = resume(run_dir, "--quiet", "--no-report")
     assert not finished & rerun
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["trials"] == 4 and summary["completed"] == 4
@@ -130,16 +135,7 @@ def test_a_sweep_killed_before_the_driver_rooms_resumes_and_reports(tmp_path):
     run_dir = killed_old_sweep(old_tree(BEFORE_ROOMS), tmp_path, "rooms", "--embed-dim", "16")
     finished = {r["trial_id"] for r in records(run_dir) if r["event"] == "complete"}
     assert b"tune.sweep.driver" in (run_dir / "tuner.pkl").read_bytes()
-    before = len(records(run_dir))
-
-    resumed = subprocess.run(
-        ["rnn-tune", "sweep", "--resume", str(run_dir)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    rerun = {r["trial_id"] for r in records(run_dir)[before:] if r["event"] == "start"}
+    _, rerun = resume(run_dir)
     assert not finished & rerun
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["trials"] == 4 and summary["completed"] == 4

@@ -38,10 +38,14 @@ class Member:
     """One loaded model: texts -> class probabilities (len(texts), classes)."""
 
     path: str
-    class_names: tuple[str, ...]
-    parameters: int
-    size_bytes: int
     predict: Callable[[list[str]], np.ndarray]
+    class_names: tuple[str, ...] = ()
+    parameters: int = 0  # frozen embeddings included: they are served too
+
+    @property
+    def size_bytes(self) -> int:
+        """What `predict` loads: the model's file."""
+        return os.path.getsize(self.path)
 
 
 def load_member(path: str | Path) -> Member:
@@ -58,9 +62,8 @@ def load_member(path: str | Path) -> Member:
             split = encode_texts(texts, [0] * len(texts), vocab, linear.ngrams)
             return linear.probabilities(split.ids, split.offsets)
 
-        size = os.path.getsize(path)
         weights = int(linear.coef.size + linear.intercept.size + linear.idf.size)
-        return Member(path, tuple(linear.class_names), weights, size, linear_predict)
+        return Member(path, linear_predict, tuple(linear.class_names), weights)
     file = Path(path) if Path(path).is_file() else Path(path) / "model.pt"
     return rnn_member(load_checkpoint(path), file)
 
@@ -72,13 +75,8 @@ def rnn_member(loaded: LoadedCheckpoint, file: Path) -> Member:
         split = encode_texts(texts, [0] * len(texts), loaded.vocab, loaded.config.data.ngrams)
         return probabilities(loaded.model, split)
 
-    return Member(
-        str(file),
-        tuple(loaded.class_names),
-        sum(p.numel() for p in loaded.model.parameters()),  # frozen embeddings are served too
-        file.stat().st_size,
-        rnn_predict,
-    )
+    parameters = sum(p.numel() for p in loaded.model.parameters())
+    return Member(str(file), rnn_predict, tuple(loaded.class_names), parameters)
 
 
 def weighted_probabilities(
