@@ -138,25 +138,31 @@ def within_limits(
 
 def choose_within_limits(
     options: list[dict[str, Any]], max_latency_ms: float | None, max_size_mb: float | None
-) -> tuple[int, list[int], bool]:
+) -> tuple[int, str, dict[str, Any]]:
     """The final-model rule under limits, from summary.json's options alone (so `rnn-tune report`
     re-chooses a finished run as the sweep would have): the lowest validation log loss among the
-    options within the limits (the first on a tie). -> (chosen index, indices excluded, whether
-    any fits); when none fits, the cheapest on the limited measure is chosen."""
+    options within the limits (the first on a tie); when none fits, the cheapest on the limited
+    measure. -> (chosen index, `chosen_by`, summary.json's `final.limits`)."""
     fits = [
         i
         for i, o in enumerate(options)
         if within_limits(o.get("cost"), max_latency_ms, max_size_mb)
     ]
-    excluded = [i for i in range(len(options)) if i not in fits]
+    record = {
+        "max_latency_ms": max_latency_ms,
+        "max_size_mb": max_size_mb,
+        "excluded": [o["kind"] for i, o in enumerate(options) if i not in fits],
+        "fits": bool(fits),
+    }
     if fits:
-        return min(fits, key=lambda i: (options[i]["val_loss"], i)), excluded, True
+        best = min(fits, key=lambda i: (options[i]["val_loss"], i))
+        return best, "validation, within limits", record
     measure = "latency_ms_p50" if max_latency_ms is not None else "size_mb"
     cheapest = min(
         range(len(options)),
         key=lambda i: ((options[i].get("cost") or {}).get(measure, float("inf")), i),
     )
-    return cheapest, excluded, False
+    return cheapest, "the cheapest: no option within limits", record
 
 
 class RunDirInUse(UsageError):

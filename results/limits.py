@@ -29,7 +29,7 @@ def rechoose(
             "the run's options carry no measured serving cost (made before costs were "
             "measured); rerun the sweep to choose under limits"
         )
-    index, excluded, fits = choose_within_limits(found, max_latency_ms, max_size_mb)
+    index, how, limited = choose_within_limits(found, max_latency_ms, max_size_mb)
     chosen = found[index]
     out = copy.deepcopy(summary)
     moved = not chosen.get("chosen")
@@ -41,17 +41,9 @@ def rechoose(
         "val_loss": chosen["val_loss"],
         "test_acc": chosen["test_acc"],
         "cost": chosen["cost"],
-        "chosen_by": (
-            "validation, within limits" if fits else "the cheapest: no option within limits"
-        )
-        + " (chosen again by rnn-tune report)",
+        "chosen_by": how + " (chosen again by rnn-tune report)",
         "options": [{**o, "chosen": i == index} for i, o in enumerate(found)],
-        "limits": {
-            "max_latency_ms": max_latency_ms,
-            "max_size_mb": max_size_mb,
-            "excluded": [found[i]["kind"] for i in excluded],
-            "fits": fits,
-        },
+        "limits": limited,
     }
     if moved:
         for baseline in out.get("baselines", {}).values():

@@ -244,34 +244,33 @@ def final_model(
     index, how, right = choose(found, held, pool, data.test.labels)
     members = [members_of(o, pool, data, run_dir) for o in every]
     costs = [meter.cost(m) if meter else None for m in members]
-    listed = [
-        {"kind": o.kind, "val_loss": o.val_loss, "cost": cost} for o, cost in zip(found, costs)
-    ]
-    limited = limits != (None, None)
-    excluded, fits = [], True
-    if limited:  # by validation alone, as `rnn-tune report` can re-choose from summary.json
-        index, excluded, fits = choose_within_limits(listed, *limits)
-        how = "validation, within limits" if fits else "the cheapest: no option within limits"
+    limited = None
+    if limits != (None, None):  # by validation alone, as `rnn-tune report` can re-choose
+        costed = [{"kind": o.kind, "val_loss": o.val_loss, "cost": c} for o, c in zip(found, costs)]
+        index, how, limited = choose_within_limits(costed, *limits)
     final = every[index]
+    listed = []
     kinds = [o.kind for o in found]
     rnn = kinds.index("ensemble") if "ensemble" in kinds else 0 if "trial" in kinds else None
     for i, (option, rows_right) in enumerate(zip(found, right[: len(found)])):
         option_only, final_only, p = paired_counts(rows_right, right[index])
-        listed[i] = {
-            "kind": option.kind,
-            "chosen": i == index,
-            "members": members[i],
-            "val_acc": option.val_acc,
-            "val_loss": option.val_loss,
-            "test_acc": float(rows_right.mean()),
-            "cost": costs[i],
-            **option.detail,
-            "vs_final": {
-                "option_only_right": option_only,
-                "final_only_right": final_only,
-                "p_value": p,
-            },
-        }
+        listed.append(
+            {
+                "kind": option.kind,
+                "chosen": i == index,
+                "members": members[i],
+                "val_acc": option.val_acc,
+                "val_loss": option.val_loss,
+                "test_acc": float(rows_right.mean()),
+                "cost": costs[i],
+                **option.detail,
+                "vs_final": {
+                    "option_only_right": option_only,
+                    "final_only_right": final_only,
+                    "p_value": p,
+                },
+            }
+        )
     return {
         "kind": final.kind,
         "members": members[index],
@@ -289,14 +288,7 @@ def final_model(
             "test_acc": float(right[rnn].mean()),
         },
         "cost": costs[index],
-        "limits": {
-            "max_latency_ms": limits[0],
-            "max_size_mb": limits[1],
-            "excluded": [found[i].kind for i in excluded],
-            "fits": fits,
-        }
-        if limited
-        else None,
+        "limits": limited,
         "measured_on": meter.measured_on() if meter else None,
         "test_correct": right[index],
         "rnn_test_correct": None if rnn is None else right[rnn],

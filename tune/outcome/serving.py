@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from base.errors import UsageError
+from base.run_dir import MODEL_FILE
 from data.encode import EncodedSplit, encode_texts
 from data.vocab import Vocab
 from models.linear import LinearTextModel
@@ -64,8 +65,12 @@ def load_member(path: str | Path) -> Member:
 
         weights = int(linear.coef.size + linear.intercept.size + linear.idf.size)
         return Member(path, linear_predict, tuple(linear.class_names), weights)
-    file = Path(path) if Path(path).is_file() else Path(path) / "model.pt"
-    return rnn_member(load_checkpoint(path), file)
+    return rnn_member(load_checkpoint(path), model_file(path))
+
+
+def model_file(path: str | Path) -> Path:
+    """model.pt itself, or the folder holding it."""
+    return Path(path) if Path(path).is_file() else Path(path) / MODEL_FILE
 
 
 def rnn_member(loaded: LoadedCheckpoint, file: Path) -> Member:
@@ -156,8 +161,7 @@ class CostMeter:
     def _member(self, name: str, path: str) -> tuple[Member, Timings]:
         if name not in self._timed:
             loaded = self.loaded(name)
-            file = Path(path) if Path(path).is_file() else Path(path) / "model.pt"
-            member = rnn_member(loaded, file) if loaded else load_member(path)
+            member = rnn_member(loaded, model_file(path)) if loaded else load_member(path)
             self._timed[name] = (member, time_member(member, self.texts))
         return self._timed[name]
 
