@@ -68,9 +68,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for folder, counter in sorted(counts.items()):
         files = len(list((root / folder).glob("*.py")))
-        project = ", ".join(
-            f"{t} {n}" for t, n in sorted(counter.items()) if t not in WATCHED
-        )
+        project = ", ".join(f"{t} {n}" for t, n in sorted(counter.items()) if t not in WATCHED)
         print(
             f"| {folder}/ | {files} | {project} | {counter['ray']} | {counter['optuna']} | "
             f"{', '.join(watched.get(folder, [])) or '-'} |"

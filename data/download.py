@@ -155,4 +155,3 @@ class _Progress:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
-

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from base.run_dir import final_model
 from results.load import Run
 from results.stats import wilson_interval
-from results.tables import FINAL_OPTION_LABELS, baseline_label
+from results.tables import FINAL_OPTION_LABELS, baseline_label, search_front
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,27 @@ def headline(run: Run) -> list[str]:
     warm = summary.get("warm_start")
     if warm:
         lines.append(started_from_line(warm))
+    front = search_front(run.trials)
+    if front is not None:
+        lines.append(search_front_line(front))
     lines.append("Cost: " + cost_line(run) + ".")
     return lines
+
+
+def search_front_line(front: pd.DataFrame) -> str:
+    """The search's accuracy-latency front in one line, its two ends named."""
+    fast, best = front.iloc[0], front.iloc[-1]
+    line = (
+        f"The search weighed latency too: {len(front)} trial{'s' * (len(front) > 1)} on its "
+        f"accuracy-latency front, from {fast['trial_id']} ({fast['family']}, val "
+        f"{fast['best_val_acc']:.2%} at {fast['latency_ms']:.2f} ms)"
+    )
+    if len(front) > 1:
+        line += (
+            f" to {best['trial_id']} ({best['family']}, val {best['best_val_acc']:.2%} at "
+            f"{best['latency_ms']:.2f} ms)"
+        )
+    return line + " (section 'Search trade')."
 
 
 def _member(m: dict[str, Any]) -> str:

@@ -34,7 +34,15 @@ HYPERPARAMETERS = (
 )
 
 
-EPOCH_COLUMNS = ("epoch_s", "train_samples_per_s", "parameters", "cpus", "device", "node_id")
+EPOCH_COLUMNS = (
+    "epoch_s",
+    "train_samples_per_s",
+    "parameters",
+    "cpus",
+    "device",
+    "node_id",
+    "latency_ms",  # measured by trials of --objective accuracy,latency only
+)
 
 
 class ReportError(ValueError):
@@ -353,6 +361,9 @@ def trial_rows(
                 if last and pd.notna(last["parameters"])
                 else None,
                 "cpus": float(last["cpus"]) if last and pd.notna(last["cpus"]) else None,
+                "latency_ms": float(last["latency_ms"])
+                if last and pd.notna(last["latency_ms"])
+                else np.nan,
                 "device": last["device"] if last else None,
                 "node_id": last["node_id"] if last else None,
                 "error": t["error"],

@@ -196,49 +196,99 @@ def effects(
 
 
 def serving_trade(costs: pd.DataFrame, pareto: list[bool]) -> EffectsFigure:
-    """Test accuracy against latency per request (log scale), one point per final-model option
-    and family best, the Pareto front drawn through the points no other beats on both; each
-    point's hover text holds its figures. `costs`: results/tables.serving_costs."""
+    """Test accuracy against latency per request, one point per final-model option and family
+    best (the final model a star). `costs`: results/tables.serving_costs."""
+    points = pd.DataFrame(
+        {
+            "label": costs["option"].astype(str),
+            "color": costs["option"].astype(str),
+            "ms": costs["latency_ms_p50"],
+            "acc": costs["test_acc"],
+            "star": costs["final"].astype(bool),
+            "hover": [
+                f"{row['option']}{' (final model)' if row['final'] else ''}: test "
+                f"{row['test_acc']:.2%}, {row['latency_ms_p50']:.2f} ms per request (p95 "
+                f"{row['latency_ms_p95']:.2f}), {row['rows_per_s']:,.0f} rows/s, "
+                f"{row['size_mb']:.1f} MB, {int(row['parameters']):,} parameters"
+                for _, row in costs.iterrows()
+            ],
+        }
+    )
+    return trade(
+        points,
+        pareto,
+        "latency per request, ms (median, batch 1, one thread)",
+        "test accuracy",
+        "What each option costs to serve",
+    )
+
+
+def search_trade(trials: pd.DataFrame, pareto: list[bool]) -> EffectsFigure:
+    """Best validation accuracy against each trial's measured latency_ms, one point per trial of
+    an `--objective accuracy,latency` run; the front's trials labelled."""
+    points = pd.DataFrame(
+        {
+            "label": [t if on else "" for t, on in zip(trials["trial_id"], pareto)],
+            "color": trials["family"].astype(str),
+            "ms": trials["latency_ms"],
+            "acc": trials["best_val_acc"],
+            "star": False,
+            "hover": [
+                f"{row['trial_id']} ({row['family']}): val {row['best_val_acc']:.2%}, "
+                f"{row['latency_ms']:.2f} ms per request, {row['epochs']} epochs"
+                for _, row in trials.iterrows()
+            ],
+        }
+    )
+    return trade(
+        points,
+        pareto,
+        "model latency per request, ms (median, batch 1, one thread, measured in the trial)",
+        "best validation accuracy",
+        "What the search found: accuracy against latency",
+    )
+
+
+def trade(
+    points: pd.DataFrame, pareto: list[bool], xlabel: str, ylabel: str, title: str
+) -> EffectsFigure:
+    """Accuracy against latency (log scale), the Pareto front drawn through the points no other
+    beats on both; each point's hover text holds its figures. `points`: label, color (a family
+    or option name), ms, acc, star (drawn larger), hover."""
     fig, ax = plt.subplots(figsize=(7, 4))
     tooltips = {}
-    for i, row in costs.iterrows():
-        gid = f"cost-{i}"
-        tooltips[gid] = (
-            f"{row['option']}{' (final model)' if row['final'] else ''}: test "
-            f"{row['test_acc']:.2%}, {row['latency_ms_p50']:.2f} ms per request (p95 "
-            f"{row['latency_ms_p95']:.2f}), {row['rows_per_s']:,.0f} rows/s, "
-            f"{row['size_mb']:.1f} MB, {int(row['parameters']):,} parameters"
-            + ("; on the Pareto front" if pareto[i] else "")
-        )
+    for i, row in points.reset_index(drop=True).iterrows():
+        gid = f"trade-{i}"
+        tooltips[gid] = row["hover"] + ("; on the Pareto front" if pareto[i] else "")
         ax.scatter(
-            [row["latency_ms_p50"]],
-            [row["test_acc"]],
-            s=70 if row["final"] else 36,
-            marker="*" if row["final"] else "o",
-            color=_color(str(row["option"])),
+            [row["ms"]],
+            [row["acc"]],
+            s=70 if row["star"] else 36,
+            marker="*" if row["star"] else "o",
+            color=_color(row["color"]),
             edgecolors="black" if pareto[i] else "none",
             gid=gid,
         )
-        ax.annotate(
-            str(row["option"]),
-            (row["latency_ms_p50"], row["test_acc"]),
-            fontsize=7,
-            xytext=(4, 3),
-            textcoords="offset points",
-        )
-    front = costs[pareto].sort_values("latency_ms_p50")
+        if row["label"]:
+            ax.annotate(
+                row["label"], (row["ms"], row["acc"]), fontsize=7, xytext=(4, 3),
+                textcoords="offset points",
+            )  # fmt: skip
+    front = points.reset_index(drop=True)[pareto].sort_values("ms")
     ax.step(
-        front["latency_ms_p50"], front["test_acc"], where="post", color="black", lw=1, alpha=0.6,
+        front["ms"], front["acc"], where="post", color="black", lw=1, alpha=0.6,
         label="Pareto front",
     )  # fmt: skip
+    for family in sorted(set(points["color"]) & set(COLORS)):
+        ax.scatter([], [], color=_color(family), label=family)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
-    ax.set_xlabel("latency per request, ms (median, batch 1, one thread)")
-    ax.set_ylabel("test accuracy")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("What each option costs to serve")
+    ax.set_title(title)
     fig.tight_layout()
     svg = _svg_with_tooltips(fig, tooltips)
     return EffectsFigure(_png(fig), svg)

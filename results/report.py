@@ -27,6 +27,16 @@ Section = tuple[str, str, Any]  # (heading, note, table or None)
 
 
 @dataclass(frozen=True)
+class Trade:
+    """An accuracy-against-latency figure: its heading, what it shows, its PNG's file name."""
+
+    heading: str
+    note: str
+    png_name: str
+    figure: plots.EffectsFigure
+
+
+@dataclass(frozen=True)
 class Page:
     """What the report says, before it is written as Markdown or HTML."""
 
@@ -37,7 +47,7 @@ class Page:
     effects_note: str
     effects: plots.EffectsFigure | None
     figures: dict[str, bytes]  # curve name -> PNG
-    trades: list[tuple[str, str, plots.EffectsFigure]]  # (run, PNG file, accuracy vs latency)
+    trades: list[Trade]  # accuracy against latency
 
 
 def write_report(
@@ -66,8 +76,8 @@ def write_report(
         atomic_write_bytes(out / EFFECTS_PNG, effects.png)
     main, details = build_sections(runs, importances or {})
     trades = build_trades(runs)
-    for _, name, figure in trades:
-        atomic_write_bytes(out / name, figure.png)
+    for trade in trades:
+        atomic_write_bytes(out / trade.png_name, trade.figure.png)
     page = Page(
         "rnn-tune report: " + ", ".join(r.name for r in runs),
         headline_lines(runs),
@@ -154,6 +164,16 @@ def build_sections(
         "that family's best trial).",
         lambda r: tables.serving_costs(r.summary),
     )
+    main += _per_run(
+        runs,
+        "Search trade",
+        "The search weighed validation accuracy against latency (--objective accuracy,latency): "
+        "the trials no other trial beats on both, fastest first. latency_ms: the model alone "
+        "scoring one request at a time on one thread, measured in the trial while others ran "
+        "(tokenization left out: it costs every trial the same), so read it as a ranking; the "
+        "serving costs above are measured alone.",
+        lambda r: tables.search_front(r.trials),
+    )
     for run, found in importances.items():
         values = found.get("importances") or {}
         if values:
@@ -216,17 +236,41 @@ def build_sections(
 
 
 TRADE_TITLE = "Test accuracy against latency per request"
+SEARCH_TRADE_TITLE = "What the search found: validation accuracy against latency"
 
 
-def build_trades(runs: list[Run]) -> list[tuple[str, str, plots.EffectsFigure]]:
-    """Per run with measured serving costs: (its name, the PNG's file name, the figure)."""
+def build_trades(runs: list[Run]) -> list[Trade]:
+    """Per run: the serving costs' figure where they were measured, and the trials' where the
+    search weighed latency (`--objective accuracy,latency`)."""
     out = []
     for i, r in enumerate(runs):
+        suffix = f" ({r.name})" if len(runs) > 1 else ""
+        number = "" if len(runs) == 1 else f"-{i + 1}"
         costs = tables.serving_costs(r.summary)
         if costs is not None:
             pareto = tables.pareto_front(list(costs["latency_ms_p50"]), list(costs["test_acc"]))
-            name = "serving.png" if len(runs) == 1 else f"serving-{i + 1}.png"
-            out.append((r.name, name, plots.serving_trade(costs, pareto)))
+            out.append(
+                Trade(
+                    TRADE_TITLE + suffix,
+                    "Each final-model option and family best, as measured at the end of the run.",
+                    f"serving{number}.png",
+                    plots.serving_trade(costs, pareto),
+                )
+            )
+        measured = r.trials.dropna(subset=["best_val_acc", "latency_ms"]).reset_index(drop=True)
+        if len(measured):
+            pareto = tables.pareto_front(
+                list(measured["latency_ms"]), list(measured["best_val_acc"])
+            )
+            out.append(
+                Trade(
+                    SEARCH_TRADE_TITLE + suffix,
+                    f"Every trial of the search ({len(measured)}); Optuna weighed both, and "
+                    f"{sum(pareto)} trials are on the front (the table 'Search trade' lists them).",
+                    f"search_trade{number}.png",
+                    plots.search_trade(measured, pareto),
+                )
+            )
     return out
 
 
@@ -301,9 +345,9 @@ def _markdown(page: Page) -> str:
         parts.append(f"## {heading}\n\n{note}\n")
         if table is not None:
             parts.append(_md_table(table))
-    for run, name, _ in page.trades:
-        parts.append(f"## {TRADE_TITLE}{f' ({run})' if len(page.trades) > 1 else ''}\n")
-        parts.append(f"![{TRADE_TITLE}]({name})\n")
+    for trade in page.trades:
+        parts.append(f"## {trade.heading}\n\n{trade.note}\n")
+        parts.append(f"![{trade.heading}]({trade.png_name})\n")
     if effects or effects_note:
         parts.append("## Hyperparameter effects\n")
         parts.append((effects_note + "\n") if effects_note else "")
@@ -342,12 +386,13 @@ def _html(page: Page) -> str:
         body.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(note)}</p>")
         if table is not None:
             body.append(f'<div class="table">{_table_html(table)}</div>')
-    for run, _, figure in page.trades:
-        heading = TRADE_TITLE + (f" ({run})" if len(page.trades) > 1 else "")
+    for trade in page.trades:
+        heading = html.escape(trade.heading)
         body.append(
-            f"<h2>{html.escape(heading)}</h2><p>Hover a point for its figures; outlined points "
-            "are on the Pareto front (no other is both faster and more accurate).</p>"
-            f'<figure class="trade" aria-label="{html.escape(heading)}">{figure.svg}</figure>'
+            f"<h2>{heading}</h2><p>{html.escape(trade.note)} Hover a point for its figures; "
+            "outlined points are on the Pareto front (no other is both faster and more "
+            "accurate).</p>"
+            f'<figure class="trade" aria-label="{heading}">{trade.figure.svg}</figure>'
         )
     if effects or effects_note:
         body.append("<h2>Hyperparameter effects</h2>")

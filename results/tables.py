@@ -242,6 +242,21 @@ def pareto_front(latency: list[float], accuracy: list[float]) -> list[bool]:
     ]
 
 
+def search_front(trials: pd.DataFrame) -> pd.DataFrame | None:
+    """The trials of a `--objective accuracy,latency` run that no other trial beats on both best
+    validation accuracy and latency_ms (the model's latency per request, measured in the trial),
+    fastest first, with the settings that varied. None for runs whose trials measured no
+    latency."""
+    if "latency_ms" not in trials:
+        return None
+    measured = trials.dropna(subset=["best_val_acc", "latency_ms"]).reset_index(drop=True)
+    if not len(measured):
+        return None
+    on_front = pareto_front(list(measured["latency_ms"]), list(measured["best_val_acc"]))
+    columns = ["trial_id", "family", *varied(trials), "best_val_acc", "latency_ms", "epochs"]
+    return measured[on_front][columns].sort_values("latency_ms").reset_index(drop=True)
+
+
 def vectors_used(config: dict[str, Any], trials: pd.DataFrame) -> pd.DataFrame | None:
     """The pre-trained vectors a run read (file, SHA-256, vocab words found) and, beside each and
     beside training the embedding from scratch ("none") where the search tried that too, the

@@ -248,7 +248,9 @@ def test_vectors_cli_lists_adds_and_says_offline_in_one_line(isolated_cache):
     listing = subprocess.run(
         ["rnn-tune", "vectors", "list"], capture_output=True, text=True, timeout=60
     ).stdout
-    assert any(line.split()[:4] == [NAME, "50", "69", "MB"] and "own" in line
-               for line in listing.splitlines())
+    assert any(
+        line.split()[:4] == [NAME, "50", "69", "MB"] and "own" in line
+        for line in listing.splitlines()
+    )
     source = json.loads((isolated_cache / "vectors" / NAME / "source.json").read_text())
     assert source["official"] is False and len(source["sha256"]) == 64

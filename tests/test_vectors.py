@@ -207,8 +207,9 @@ def test_vectors_that_cannot_be_had_are_dropped_with_one_line(tmp_path, capsys):
 
 
 def test_the_default_vectors_offline_train_from_scratch(tmp_path, capsys):
-    cfg, data = prepared(tmp_path, {"embed_dim": {"choice": [8, 16]}, "embed_lr_scale": {
-        "choice": [0.0, 1.0]}})
+    cfg, data = prepared(
+        tmp_path, {"embed_dim": {"choice": [8, 16]}, "embed_lr_scale": {"choice": [0.0, 1.0]}}
+    )
     assert "running without them" in capsys.readouterr().out
     assert cfg.train.vectors is None and data.vectors == {} and cfg.train.vector_files == {}
     assert set(cfg.sweep.search) == {"embed_dim"}  # embed_lr_scale needs vectors

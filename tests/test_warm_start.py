@@ -33,9 +33,7 @@ QUIET = ["--no-dashboard", "--quiet"]
 
 
 def rnn_tune(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["rnn-tune", *args], capture_output=True, text=True, timeout=900, env=env
-    )
+    return subprocess.run(["rnn-tune", *args], capture_output=True, text=True, timeout=900, env=env)
 
 
 def records(run_dir: Path) -> list[dict]:

@@ -26,6 +26,7 @@ LR_SCHEDULES = ("constant", "cosine", "onecycle")
 LR_SCALINGS = ("none", "sqrt", "linear")
 LR_REFERENCE_BATCH = 64
 SEARCH_KINDS = ("choice", "uniform", "loguniform", "randint", "lograndint")
+OBJECTIVES = ("accuracy", "accuracy,latency")
 
 
 class ConfigError(UsageError):
@@ -215,6 +216,12 @@ class SweepConfig:
     )
     max_size_mb: float | None = setting(
         None, "the final model's files (what predict loads) take at most this many MB", gt=0
+    )
+    objective: str = setting(
+        "accuracy",
+        "what Optuna searches for: accuracy (val_acc), or accuracy,latency (val_acc and each "
+        "trial's latency_ms per request, a Pareto front); ASHA stops trials on val_acc either way",
+        choices=OBJECTIVES,
     )
     optuna_storage: str | None = setting(
         None, "Optuna RDB URL, e.g. PostgreSQL (else sqlite:///RUN_DIR/optuna.db)"

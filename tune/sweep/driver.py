@@ -149,7 +149,7 @@ def _sweep_and_finish(
         if not is_uri(cfg.sweep.storage):
             check_storage_visible(run_dir)
         if resume and not is_uri(cfg.sweep.storage):
-            _repair(run_dir, storage_url)
+            _repair(run_dir, storage_url, cfg.sweep.objective)
         tuner = make_tuner(cfg, data, run_dir, storage_url, pruner, budget, quiet, resume)
         fit_started = time.time()
         if budget:
@@ -196,7 +196,7 @@ def _sweep_and_finish(
     return SweepOutcome(run_dir, summary)
 
 
-def _repair(run_dir: Path, storage_url: str) -> None:
+def _repair(run_dir: Path, storage_url: str, objective: str) -> None:
     """Before a local run resumes: Ray's state files restored from their backups where the
     driver was killed writing them, and the records, study and Ray's state brought to agree."""
     for name in repair_state(run_dir):
@@ -204,7 +204,7 @@ def _repair(run_dir: Path, storage_url: str) -> None:
             f"repaired {name} from the run's backup (the driver was killed while writing it)",
             flush=True,
         )
-    for line in reconcile(run_dir, storage_url, run_dir.name):
+    for line in reconcile(run_dir, storage_url, run_dir.name, objective):
         print(f"repaired: {line}", flush=True)
 
 

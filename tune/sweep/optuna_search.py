@@ -21,7 +21,12 @@ from tune.sweep.reconcile import RAY_TRIAL_ATTR
 class WholeCurveOptunaSearch(OptunaSearch):
     """Ray gives Optuna every epoch's val_acc as an intermediate value except a trial's last one,
     which it only passes to `tell`. Reporting that one too gives optuna-dashboard (and anyone
-    reading `optuna.db`) every epoch of every trial, ASHA-stopped ones included."""
+    reading `optuna.db`) every epoch of every trial, ASHA-stopped ones included.
+
+    With several objectives Optuna keeps no intermediate values, and a trial that ended without
+    all of them (its loss went NaN before latency_ms was measured) is told as failed: Ray would
+    tell a list holding None, which Optuna refuses, leaving the trial RUNNING in the study.
+    """
 
     def __init__(self, *args, budget: Budget | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,6 +46,11 @@ class WholeCurveOptunaSearch(OptunaSearch):
         return params
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        if isinstance(self.metric, list):
+            complete = result and all(result.get(m) is not None for m in self.metric)
+            return super().on_trial_complete(
+                trial_id, result if complete else None, error or not complete
+            )
         ot_trial = self._ot_trials.get(trial_id)
         if (
             ot_trial is not None

@@ -24,27 +24,36 @@ def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
 def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
     """{"n_trials": N, "importances": {param: (importance, spread)}} for the run's study.
 
-    Importance is Optuna's default (PED-ANOVA) over the finished trials; spread is its standard
-    deviation over bootstrap resamples of those trials, so a reader sees how much the ranking
-    rests on. Empty when the study is missing or too few trials finished.
+    Importance is Optuna's default (PED-ANOVA) over the finished trials, for val_acc (the first
+    objective where the study has several); spread is its standard deviation over bootstrap
+    resamples of those trials, so a reader sees how much the ranking rests on. Empty when the
+    study is missing or too few trials finished.
     """
     trials = read_study(run_dir)
     if trials is None:
         return {}
-    study = optuna.create_study(direction="maximize")
-    study.add_trials(trials)
-    finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    finished = [
+        optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.values[0])
+        for t in trials
+        if t.state == optuna.trial.TrialState.COMPLETE
+    ]
+
+    def importances(sample: list[optuna.trial.FrozenTrial]) -> dict[str, float]:
+        study = optuna.create_study(direction="maximize")
+        study.add_trials(sample)
+        return optuna.importance.get_param_importances(study)
+
     try:
-        point = optuna.importance.get_param_importances(study)
+        point = importances(finished)
     except (ValueError, RuntimeError):
         return {}
     rng = np.random.default_rng(0)
     samples = []
     for _ in range(resamples):
-        boot = optuna.create_study(direction="maximize")
-        boot.add_trials([finished[i] for i in rng.integers(0, len(finished), len(finished))])
         try:
-            samples.append(optuna.importance.get_param_importances(boot))
+            samples.append(
+                importances([finished[i] for i in rng.integers(0, len(finished), len(finished))])
+            )
         except (ValueError, RuntimeError):
             continue
     spread = {

@@ -28,12 +28,15 @@ from optuna.trial import TrialState
 from base.files import atomic_write_text
 from base.run_dir import RECORDS_FILE, trial_dir_name
 from results.load import read_records
+from tune.sweep.objective import objective_values
 
 RAY_TRIAL_ATTR = "ray_trial_id"  # set on each Optuna trial by tune/sweep/optuna_search.py
 ENDED = ("TERMINATED", "ERROR")
 
 
-def reconcile(run_dir: Path, optuna_url: str, study_name: str) -> list[str]:
+def reconcile(
+    run_dir: Path, optuna_url: str, study_name: str, objective: str = "accuracy"
+) -> list[str]:
     """Repair what a killed driver left (see the module's docstring); one line per repair."""
     lines = _mend_cut_record(run_dir / RECORDS_FILE)
     state_path = _newest_state(run_dir)
@@ -83,7 +86,7 @@ def reconcile(run_dir: Path, optuna_url: str, study_name: str) -> list[str]:
         kept = [r for r in records if r["trial_id"] not in unknown]
         kept += [ends[tid] for tid in unrecorded]
         atomic_write_text(run_dir / RECORDS_FILE, "".join(json.dumps(r) + "\n" for r in kept))
-    lines += _reconcile_study(optuna_url, study_name, set(in_ray) - unknown, ends, last)
+    lines += _reconcile_study(optuna_url, study_name, set(in_ray) - unknown, ends, last, objective)
     return lines
 
 
@@ -145,10 +148,12 @@ def _reconcile_study(
     in_ray: set[str],
     ends: dict[str, dict[str, Any]],
     last: dict[str, dict[str, Any]],
+    objective: str,
 ) -> list[str]:
     """Tell the study what the records know: trials that ended are told (COMPLETE with their last
-    val_acc, or FAIL), trials that Ray will not resume are failed. A study of a run made before
-    trials carried their Ray id is left as it is."""
+    val_acc, and latency_ms where it is an objective too, or FAIL), trials that Ray will not
+    resume are failed. A study of a run made before trials carried their Ray id is left as it
+    is."""
     try:
         study = optuna.load_study(study_name=study_name, storage=url)
     except KeyError:  # no study yet: the driver died before asking for a trial
@@ -162,11 +167,11 @@ def _reconcile_study(
             continue
         tid = t.user_attrs.get(RAY_TRIAL_ATTR)
         if tid in in_ray and tid in ends:
-            acc = (last.get(tid) or {}).get("val_acc")
-            if ends[tid]["event"] == "error" or acc is None:
+            values = objective_values(objective, last.get(tid) or {})
+            if ends[tid]["event"] == "error" or values is None:
                 study.tell(t.number, state=TrialState.FAIL)
             else:
-                study.tell(t.number, acc)
+                study.tell(t.number, values)
             lines.append(f"Optuna trial {t.number} ({tid}) told how it ended, from trials.jsonl")
         elif tid not in in_ray:
             study.tell(t.number, state=TrialState.FAIL)

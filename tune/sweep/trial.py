@@ -20,6 +20,7 @@ from tune.config import Config
 from tune.sweep.trial_monitor import TrialMonitor
 from tune.train.checkpoint import restore_training, save_checkpoint
 from tune.train.device import describe, resolve_device
+from tune.train.inference import request_latency_ms
 from tune.train.loop import NonFiniteLossError, make_optimizer, model_for, set_seed, train_epochs
 
 FAULT_ENV = "RNN_TUNE_FAULT"
@@ -86,6 +87,8 @@ def run_trial(
             monitor.epoch(
                 report.epoch, report.val.acc, report.train.loss, report.train.samples_per_s
             )
+            if "latency" in cfg.sweep.objective and "latency_ms" not in static:
+                static["latency_ms"] = request_latency_ms(model, data.val)
             metrics = {
                 **report.record(),
                 "startup_s": first_step[0] if first_step else None,
@@ -116,6 +119,7 @@ def run_trial(
                 "val_loss": float("inf"),
                 "error": f"NonFiniteLossError: {exc}",
                 "startup_s": first_step[0] if first_step else None,
+                "latency_ms": None,  # an objective's metric must be present (Ray checks)
                 **static,
             }
         )

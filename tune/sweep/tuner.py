@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
 from ray.tune.trainable import wrap_function
 
 from base.run_dir import is_uri, trial_dir_name
@@ -20,6 +21,7 @@ from data.prepare import PreparedData
 from results.load import trial_status
 from tune.config import Config
 from tune.sweep.budget import Budget, BudgetStopper
+from tune.sweep.objective import objective_metrics
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.sweep.pruning import CheckpointPruner
 from tune.sweep.ray_state import ExperimentStateGuard
@@ -96,17 +98,25 @@ def make_tuner(
     families = s.search.get("model", {}).get("choice", [])
     storage = optuna.storages.RDBStorage(storage_url)
     warm = [p["config"] for p in s.start_points.get("points", [])]
+    metric, mode = objective_metrics(s.objective)
     if s.warm_start and s.start_points.get("known_trials"):
         study = optuna.create_study(
-            study_name=run_dir.name, storage=storage, direction="maximize", load_if_exists=True
+            study_name=run_dir.name,
+            storage=storage,
+            directions=[f"{m}imize" for m in ([mode] if isinstance(mode, str) else mode)],
+            load_if_exists=True,
         )
         seed_study(study, Path(s.warm_start))
     conditional = is_conditional(s.search)
     dims = {name: matrix.shape[1] for name, matrix in data.vectors.items()}
     search = WholeCurveOptunaSearch(
-        space=ConditionalSpace(s.search, dims) if conditional else None,
-        metric="val_acc" if conditional else None,
-        mode="max" if conditional else None,
+        # The space is Optuna's from the start (not Ray's param_space): a searcher built with
+        # its metric set keeps it, and several objectives need that.
+        space=ConditionalSpace(s.search, dims)
+        if conditional
+        else OptunaSearch.convert_search_space(tune_space(s.search)),
+        metric=metric,
+        mode=mode,
         sampler=make_sampler(
             s.trial_cap or UNCAPPED_PLAN, families, cfg.train.seed, grouped=conditional
         ),
@@ -125,7 +135,7 @@ def make_tuner(
     )
     return tune.Tuner(
         trainable(cfg, data, run_dir.name),
-        param_space={} if conditional else tune_space(s.search),
+        param_space={},
         tune_config=tune.TuneConfig(
             metric="val_acc",
             mode="max",

@@ -126,9 +126,13 @@ def describe(cfg: Config) -> str:
 
 
 def comparable(cfg: Config, source_cfg: Config) -> bool:
-    """Whether the source's scores mean the same here: the same data (rows, splits, vocab) and
-    the same search space."""
-    return cfg.data == source_cfg.data and cfg.sweep.search == source_cfg.sweep.search
+    """Whether the source's scores mean the same here: the same data (rows, splits, vocab), the
+    same search space and the same objective."""
+    return (
+        cfg.data == source_cfg.data
+        and cfg.sweep.search == source_cfg.sweep.search
+        and cfg.sweep.objective == source_cfg.sweep.objective
+    )
 
 
 def seed_study(study: optuna.Study, source: Path) -> int:
@@ -143,7 +147,7 @@ def seed_study(study: optuna.Study, source: Path) -> int:
         optuna.trial.create_trial(
             params=t.params,
             distributions=t.distributions,
-            value=t.value,
+            values=t.values,
             intermediate_values=t.intermediate_values,
             user_attrs={SOURCE_ATTR: f"{source} trial {t.user_attrs.get(RAY_TRIAL_ATTR, '?')}"},
         )

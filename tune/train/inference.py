@@ -8,6 +8,9 @@ longest of each batch took 3.4 times as long on the test split (benchmarks/infer
 
 from __future__ import annotations
 
+import copy
+import time
+
 import numpy as np
 import torch
 from torch import nn
@@ -63,3 +66,30 @@ def probabilities(
     """Softmax over classes for every row of `split`, in its order: (len(split), num_classes)."""
     scores = logits(model, split, device, precision)
     return torch.softmax(scores, dim=1).numpy() if len(scores) else scores.numpy()
+
+
+LATENCY_ROWS = 50  # rows scored one at a time for a trial's latency_ms
+
+
+@torch.inference_mode()
+def request_latency_ms(model: nn.Module, split: EncodedSplit, rows: int = LATENCY_ROWS) -> float:
+    """Median milliseconds for the model to score one row of `split` at a time (batch 1, one
+    thread, on the CPU, the serving setting): a trial's latency_ms, the second objective of
+    `--objective accuracy,latency`. Tokenization is left out: it costs every trial of a run the
+    same; the end phase's serving costs include it. The first row warms up and is not timed."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    cpu = model if next(model.parameters()).device.type == "cpu" else copy.deepcopy(model).cpu()
+    training = cpu.training
+    cpu.eval()
+    seconds = []
+    try:
+        for row in range(min(rows, len(split) - 1) + 1):
+            tokens, lengths, _ = gather_batch(split, np.array([row]))
+            started = time.perf_counter()
+            cpu(tokens, lengths)
+            seconds.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
+        cpu.train(training)
+    return float(np.median(seconds[1:] or seconds) * 1000)
