@@ -9,7 +9,7 @@ import pytest
 
 from base.run_dir import STATE_BACKUP_DIR
 from tune.config import ConfigError
-from tune.sweep.ray_state import ExperimentStateGuard, back_up_state, intact, repair_state
+from tune.sweep.ray_state import back_up_state, intact, repair_state
 
 
 class Payload:
@@ -70,23 +70,3 @@ def test_checks_never_run_a_pickle(tmp_path):
     assert repair_state(run) == []
     assert (run / STATE_BACKUP_DIR / "00000001" / "searcher-state-1.pkl").is_file()
     assert not marker.exists()
-
-
-def test_the_guard_backs_up_at_most_once_per_interval_and_always_at_the_end(tmp_path):
-    run = state_dir(tmp_path)
-    guard = ExperimentStateGuard(str(run), min_interval_s=3600)
-
-    def backups():
-        return sorted(p.name for p in (run / STATE_BACKUP_DIR).iterdir())
-
-    guard.on_step_end(0, [])
-    assert backups() == ["00000001"]
-    (run / "experiment_state-1.json").write_text(json.dumps({"trial_data": [4]}))
-    os.utime(run / "experiment_state-1.json", ns=(1, 1))  # changed, whatever the clock's grain
-    guard.on_step_end(1, [])
-    assert backups() == ["00000001"]  # changed, but within the interval
-    guard.on_experiment_end([])
-    assert backups() == ["00000001", "00000002"]
-    assert (run / STATE_BACKUP_DIR / "00000002" / "experiment_state-1.json").read_text() == (
-        json.dumps({"trial_data": [4]})
-    )

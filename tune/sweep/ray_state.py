@@ -15,7 +15,6 @@ import json
 import pickletools
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from ray.tune import Callback
@@ -84,21 +83,12 @@ class ExperimentStateGuard(Callback):
     (a second later) writes temporary files into the folder being copied; a copy that lists such
     a file and finds it renamed fails with FileNotFoundError, logged as an ERROR traceback by a
     sweep that succeeds. Waiting for the copy at the end of each step, before the next snapshot,
-    closes that window, and leaves a consistent set of files to back up when it changed.
-
-    A backup checks and copies every state file whole, and the files grow with the trial count:
-    taken at every change, backups cost the driver 195 ms per trial by trial 300 of a sweep of
-    1-second trials (benchmarks/driver_scale.py). So a backup is taken at most every
-    `min_interval_s`, and less often where it would take more than `share` of the driver's time;
-    always at the end. A resumed run's restored state is then at most that much older than the
-    damaged one, and tune/sweep/reconcile.py brings it up to date from trials.jsonl.
+    closes that window, and leaves a consistent set of files to back up whenever it changed.
     """
 
-    def __init__(self, run_dir: str, min_interval_s: float = 10.0, share: float = 0.1):
+    def __init__(self, run_dir: str):
         self.run_dir = Path(run_dir)
-        self.min_interval_s, self.share = min_interval_s, share
         self.seen: tuple = ()
-        self.next_backup = 0.0  # time.monotonic() from which the next backup may be taken
 
     def on_step_end(self, iteration, trials, **info):
         syncer = getattr(trials[0].storage, "syncer", None) if trials else None
@@ -107,8 +97,7 @@ class ExperimentStateGuard(Callback):
                 syncer.wait()
             except Exception as exc:  # Ray would log it as a traceback: one line instead
                 print(f"rnn-tune: saving Ray's experiment state failed: {exc}", file=sys.stderr)
-        if time.monotonic() >= self.next_backup:
-            self._back_up_if_changed()
+        self._back_up_if_changed()
 
     def on_experiment_end(self, trials, **info):
         self._back_up_if_changed()
@@ -118,13 +107,8 @@ class ExperimentStateGuard(Callback):
             now = tuple((p.name, p.stat().st_mtime_ns) for p in state_files(self.run_dir))
         except FileNotFoundError:
             return
-        if now == self.seen:
-            return
-        started = time.monotonic()
-        if back_up_state(self.run_dir):
+        if now != self.seen and back_up_state(self.run_dir):
             self.seen = now
-            spent = time.monotonic() - started
-            self.next_backup = time.monotonic() + max(self.min_interval_s, spent / self.share)
 
 
 def repair_state(run_dir: Path) -> list[str]:
