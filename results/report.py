@@ -257,11 +257,8 @@ def build_trades(runs: list[Run]) -> list[Trade]:
                     plots.serving_trade(costs, pareto),
                 )
             )
-        measured = r.trials.dropna(subset=["best_val_acc", "latency_ms"]).reset_index(drop=True)
+        measured, pareto = tables.search_points(r.trials)
         if len(measured):
-            pareto = tables.pareto_front(
-                list(measured["latency_ms"]), list(measured["best_val_acc"])
-            )
             out.append(
                 Trade(
                     SEARCH_TRADE_TITLE + suffix,

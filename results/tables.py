@@ -242,17 +242,22 @@ def pareto_front(latency: list[float], accuracy: list[float]) -> list[bool]:
     ]
 
 
-def search_front(trials: pd.DataFrame) -> pd.DataFrame | None:
-    """The trials of a `--objective accuracy,latency` run that no other trial beats on both best
-    validation accuracy and latency_ms (the model's latency per request, measured in the trial),
-    fastest first, with the settings that varied. None for runs whose trials measured no
-    latency."""
+def search_points(trials: pd.DataFrame) -> tuple[pd.DataFrame, list[bool]]:
+    """The trials that measured latency_ms (a `--objective accuracy,latency` run) and which of
+    them no other trial beats on both best validation accuracy and latency_ms."""
     if "latency_ms" not in trials:
-        return None
+        return trials.iloc[0:0], []
     measured = trials.dropna(subset=["best_val_acc", "latency_ms"]).reset_index(drop=True)
+    return measured, pareto_front(list(measured["latency_ms"]), list(measured["best_val_acc"]))
+
+
+def search_front(trials: pd.DataFrame) -> pd.DataFrame | None:
+    """The trials on the search's accuracy-latency front (latency_ms: the model's latency per
+    request, measured in the trial), fastest first, with the settings that varied. None for runs
+    whose trials measured no latency."""
+    measured, on_front = search_points(trials)
     if not len(measured):
         return None
-    on_front = pareto_front(list(measured["latency_ms"]), list(measured["best_val_acc"]))
     columns = ["trial_id", "family", *varied(trials), "best_val_acc", "latency_ms", "epochs"]
     return measured[on_front][columns].sort_values("latency_ms").reset_index(drop=True)
 

@@ -17,6 +17,7 @@ from ray import tune
 from data.prepare import TrainingData
 from models.classifier import count_parameters
 from tune.config import Config
+from tune.sweep.objective import measures_latency
 from tune.sweep.trial_monitor import TrialMonitor
 from tune.train.checkpoint import restore_training, save_checkpoint
 from tune.train.device import describe, resolve_device
@@ -87,7 +88,7 @@ def run_trial(
             monitor.epoch(
                 report.epoch, report.val.acc, report.train.loss, report.train.samples_per_s
             )
-            if "latency" in cfg.sweep.objective and "latency_ms" not in static:
+            if measures_latency(cfg.sweep.objective) and "latency_ms" not in static:
                 static["latency_ms"] = request_latency_ms(model, data.val)
             metrics = {
                 **report.record(),

@@ -21,7 +21,7 @@ from data.prepare import PreparedData
 from results.load import trial_status
 from tune.config import Config
 from tune.sweep.budget import Budget, BudgetStopper
-from tune.sweep.objective import objective_metrics
+from tune.sweep.objective import directions, objective_metrics
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.sweep.pruning import CheckpointPruner
 from tune.sweep.ray_state import ExperimentStateGuard
@@ -103,7 +103,7 @@ def make_tuner(
         study = optuna.create_study(
             study_name=run_dir.name,
             storage=storage,
-            directions=[f"{m}imize" for m in ([mode] if isinstance(mode, str) else mode)],
+            directions=directions(s.objective),
             load_if_exists=True,
         )
         seed_study(study, Path(s.warm_start))
