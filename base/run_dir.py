@@ -10,6 +10,7 @@ A sweep's run directory:
     driver.json          the running driver: host, pid, start time, dashboard, metrics port
     trials.jsonl         one record per trial start, epoch and end (tune/sweep/records.py)
     optuna.db            the Optuna study (SQLite by default)
+    optuna.journal       the Optuna study instead, with --optuna-storage journal
     vocab.json           the vocabulary, once per run
     tuner.pkl, experiment_state-*.json, searcher-state-*.pkl   Ray's state for --resume
     SWEEP_TRIALID/checkpoint_*/model.pt (+ optimizer.pt while the trial can resume)
@@ -43,6 +44,7 @@ DRIVER_FILE = "driver.json"
 RECORDS_FILE = "trials.jsonl"
 SUMMARY_FILE = "summary.json"
 STUDY_FILE = "optuna.db"
+JOURNAL_FILE = "optuna.journal"  # the study with --optuna-storage journal
 VOCAB_FILE = "vocab.json"
 TUNER_FILE = "tuner.pkl"  # Ray's; its presence means Ray has started the sweep here
 LOCK_FILE = ".sweep.lock"

@@ -159,6 +159,7 @@ def main() -> int:
     parser.add_argument("--epoch-s", type=float, default=1.0)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--one-actor-per-trial", action="store_true")
+    parser.add_argument("--optuna-storage", help="the sweep's --optuna-storage, e.g. journal")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
 
@@ -217,6 +218,8 @@ def main() -> int:
     ]
     if not args.one_actor_per_trial:
         argv.append("--reuse-actors")
+    if args.optuna_storage:
+        argv += ["--optuna-storage", args.optuna_storage]
     started = time.time()
     sampler.start()
     try:
@@ -243,6 +246,7 @@ def main() -> int:
         "concurrent": args.concurrent,
         "epoch_s": args.epoch_s,
         "reuse_actors": not args.one_actor_per_trial,
+        "optuna_storage": args.optuna_storage or "sqlite",
         "search_s": search_s,
         "minimum_s": minimum,
         "over_minimum": search_s / minimum - 1,

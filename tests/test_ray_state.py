@@ -54,6 +54,17 @@ def test_a_set_with_a_damaged_file_is_not_backed_up(tmp_path):
     assert back_up_state(run) is None and not (run / STATE_BACKUP_DIR).exists()
 
 
+def test_a_backup_that_only_looked_whole_is_passed_over_for_the_one_before(tmp_path):
+    run = state_dir(tmp_path)
+    back_up_state(run)
+    older = files(run)
+    (run / "experiment_state-1.json").write_text('{"trial_data": [{"a": 1}')  # cut after a brace
+    assert back_up_state(run).name == "00000002"  # the cheap check is fooled
+    (run / "experiment_state-1.json").write_text('{"trial_data": [')
+    assert repair_state(run) == ["experiment_state-1.json"]
+    assert files(run) == older
+
+
 def test_no_backup_is_a_clear_error(tmp_path):
     run = state_dir(tmp_path)
     (run / "searcher-state-1.pkl").write_bytes(b"\x80\x04\x95")

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from data.vocab import Vocab
+from tune.sweep.optuna_study import open_storage
 from tune.train.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -185,8 +186,12 @@ def test_nan_trial_fails_alone(tmp_path):
     assert error.startswith("NonFiniteLossError: loss became nan")
 
 
-@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
-def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, stop):
+@pytest.mark.parametrize(
+    "stop, study_args",
+    [(signal.SIGKILL, []), (signal.SIGINT, []), (signal.SIGKILL, ["--optuna-storage", "journal"])],
+    ids=["killed", "ctrl-c", "killed-journal"],
+)
+def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, stop, study_args):
     # One trial at a time, epochs of a few seconds: the kill below lands mid-epoch of the third
     # trial, after Ray's once-a-second snapshot has recorded its start (a start or completion in
     # the last second before a SIGKILL is not in Ray's snapshot, and Optuna's database would be
@@ -208,6 +213,7 @@ def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, 
         str(tmp_path),
         "--name",
         "resume",
+        *study_args,
         *TINY,
     ]
     driver = subprocess.Popen(
@@ -237,8 +243,11 @@ def test_interrupted_driver_resumes_without_rerunning_finished_trials(tmp_path, 
     assert not finished & {r["trial_id"] for r in after if r["event"] == "start"}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["trials"] == 6 and summary["completed"] == 6
-    study = optuna.load_study(study_name=summary["optuna_study"], storage=summary["optuna_storage"])
+    storage = open_storage(summary["optuna_storage"])
+    study = optuna.load_study(study_name=summary["optuna_study"], storage=storage)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 6
+    assert (run_dir / "optuna.journal").is_file() == bool(study_args)
+    assert (run_dir / "optuna.db").is_file() != bool(study_args)
 
 
 def test_time_budget_stops_starting_trials(tmp_path):

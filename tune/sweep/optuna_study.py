@@ -1,8 +1,15 @@
-"""A sweep's persisted Optuna study: where it lives, and reading it (importances for the report,
-a warm start)."""
+"""A sweep's persisted Optuna study: where it lives, opening it, and reading it (importances for the
+report, a warm start).
+
+The study lives in the run's SQLite file by default, in an RDB named by --optuna-storage, or in a
+journal file (--optuna-storage journal). The journal keeps the study in the driver's memory and
+appends each change to the file: asks and tells cost about a sixth of SQLite's, whose every read
+of the running trials is a query (docs/benchmarks.md, "The driver at scale").
+"""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -10,15 +17,27 @@ from typing import Any
 
 import numpy as np
 import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
 from sqlalchemy.exc import SQLAlchemyError
 
-from base.run_dir import STUDY_FILE
-from tune.config import Config
+from base.run_dir import JOURNAL_FILE, STUDY_FILE
+from tune.config import JOURNAL, Config
 
 
 def optuna_storage_url(cfg: Config, run_dir: Path) -> str:
-    """--optuna-storage, else the run's own SQLite file."""
+    """--optuna-storage's RDB URL; the run's journal file's path for `journal`; else the run's own
+    SQLite file's URL."""
+    if cfg.sweep.optuna_storage == JOURNAL:
+        return str(run_dir / JOURNAL_FILE)
     return cfg.sweep.optuna_storage or f"sqlite:///{run_dir / STUDY_FILE}"
+
+
+def open_storage(url: str) -> BaseStorage:
+    """The storage `optuna_storage_url` names: a path (no scheme) is a journal file."""
+    if "://" not in url:
+        return JournalStorage(JournalFileBackend(url))
+    return RDBStorage(url)
 
 
 def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
@@ -67,30 +86,38 @@ def param_importances(run_dir: Path, resamples: int = 20) -> dict[str, Any]:
 
 
 def read_study(run_dir: Path) -> list[optuna.trial.FrozenTrial] | None:
-    """The trials of the study in RUN_DIR/optuna.db, read without writing anything.
+    """The trials of the study in RUN_DIR/optuna.db or RUN_DIR/optuna.journal, read without
+    writing anything.
 
-    Only the run's own SQLite file is read (never a URL named in a file), opened read-only and
-    copied into a temporary database that Optuna may migrate or lock as it likes. None when the
-    file is absent or holds no single readable study (a run on another --optuna-storage).
+    Only the run's own files are read (never a URL named in a file), through a copy in a
+    temporary folder that Optuna may migrate or lock as it likes; the SQLite file is opened
+    read-only to take it. None when neither file is there or it holds no single readable study
+    (a run on another --optuna-storage).
     """
-    path = run_dir / STUDY_FILE
-    if not path.is_file():
+    sqlite, journal = run_dir / STUDY_FILE, run_dir / JOURNAL_FILE
+    if not sqlite.is_file() and not journal.is_file():
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / STUDY_FILE
         try:
-            source = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            with sqlite3.connect(copy) as target:
-                source.backup(target)
-            source.close()
-            storage = optuna.storages.RDBStorage(f"sqlite:///{copy}")
+            if sqlite.is_file():
+                copy = Path(tmp) / STUDY_FILE
+                source = sqlite3.connect(f"{sqlite.resolve().as_uri()}?mode=ro", uri=True)
+                with sqlite3.connect(copy) as target:
+                    source.backup(target)
+                source.close()
+                storage = RDBStorage(f"sqlite:///{copy}")
+            else:
+                copy = Path(tmp) / JOURNAL_FILE
+                shutil.copyfile(journal, copy)
+                storage = JournalStorage(JournalFileBackend(str(copy)))
             names = optuna.get_all_study_names(storage)
             if len(names) != 1:
                 return None
             trials = optuna.load_study(study_name=names[0], storage=storage).get_trials()
-            storage.remove_session()
-            storage.engine.dispose()
-        except (sqlite3.Error, SQLAlchemyError, ValueError, KeyError, RuntimeError):
-            return None  # not an Optuna database: the report goes on without importances
+            if isinstance(storage, RDBStorage):
+                storage.remove_session()
+                storage.engine.dispose()
+        except (sqlite3.Error, SQLAlchemyError, OSError, ValueError, KeyError, RuntimeError):
+            return None  # not an Optuna study: the report goes on without importances
     return trials

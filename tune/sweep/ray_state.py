@@ -6,7 +6,10 @@ overwriting in place, so a driver killed during that copy leaves a file cut shor
 `RUN_DIR/.state-backup/` while the sweep runs, and `repair_state` puts the newest set back: only
 from the run's own directory, never from Ray's shared temporary folders.
 
-Checks never unpickle: a pickle is intact when its opcode stream runs to its STOP.
+Checks never unpickle: a pickle is intact when its opcode stream runs to its STOP. A backup is
+taken right after Ray's copy has finished, so it checks only the files' ends (its cost stays a
+plain copy as the state grows); a repair checks every byte and takes the newest backup that
+passes.
 """
 
 from __future__ import annotations
@@ -47,16 +50,29 @@ def intact(path: Path) -> bool:
     return True
 
 
+def looks_whole(path: Path) -> bool:
+    """The cheap check a backup makes: the file ends as a whole JSON object or pickle does (a
+    closing brace, a STOP opcode). A file cut mid-write fails it unless the cut falls just after
+    such a byte; `repair_state` then skips that backup for the one before."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - 64))
+            tail = f.read().rstrip()
+    except OSError:
+        return False
+    return tail.endswith(b"}" if path.name.startswith("experiment_state-") else b".")
+
+
 def state_files(run_dir: Path) -> list[Path]:
     return [p for pattern in STATE_PATTERNS for p in sorted(run_dir.glob(pattern))]
 
 
 def back_up_state(run_dir: Path, keep: int = 2) -> Path | None:
     """Copy the state files, all together, into a new RUN_DIR/.state-backup/NNNNNNNN/ (complete
-    once its COMPLETE marker is written, last); keep the newest `keep`. None if a file is not
-    intact (being written): the set is backed up whole or not at all."""
+    once its COMPLETE marker is written, last); keep the newest `keep`. None if a file does not
+    look whole (being written): the set is backed up whole or not at all."""
     files = state_files(run_dir)
-    if not files or not all(intact(p) for p in files):
+    if not files or not all(looks_whole(p) for p in files):
         return None
     root = run_dir / STATE_BACKUP_DIR
     numbers = [int(p.name) for p in root.glob("*") if p.name.isdigit()]
@@ -97,6 +113,7 @@ class ExperimentStateGuard(Callback):
                 syncer.wait()
             except Exception as exc:  # Ray would log it as a traceback: one line instead
                 print(f"rnn-tune: saving Ray's experiment state failed: {exc}", file=sys.stderr)
+                return  # a copy that failed may have left a file cut short: no backup of it
         self._back_up_if_changed()
 
     def on_experiment_end(self, trials, **info):

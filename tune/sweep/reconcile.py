@@ -29,6 +29,7 @@ from base.files import atomic_write_text
 from base.run_dir import RECORDS_FILE, trial_dir_name
 from results.load import read_records
 from tune.sweep.objective import objective_values
+from tune.sweep.optuna_study import open_storage
 
 RAY_TRIAL_ATTR = "ray_trial_id"  # set on each Optuna trial by tune/sweep/optuna_search.py
 ENDED = ("TERMINATED", "ERROR")
@@ -155,7 +156,7 @@ def _reconcile_study(
     resume are failed. A study of a run made before trials carried their Ray id is left as it
     is."""
     try:
-        study = optuna.load_study(study_name=study_name, storage=url)
+        study = optuna.load_study(study_name=study_name, storage=open_storage(url))
     except KeyError:  # no study yet: the driver died before asking for a trial
         return []
     trials = study.get_trials(deepcopy=False)

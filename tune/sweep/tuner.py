@@ -23,6 +23,7 @@ from tune.config import Config
 from tune.sweep.budget import Budget, BudgetStopper
 from tune.sweep.objective import directions, objective_metrics
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
+from tune.sweep.optuna_study import open_storage
 from tune.sweep.pruning import CheckpointPruner
 from tune.sweep.ray_state import ExperimentStateGuard
 from tune.sweep.records import LiveProgress, TrialRecorder
@@ -96,7 +97,7 @@ def make_tuner(
         )
     s = cfg.sweep
     families = s.search.get("model", {}).get("choice", [])
-    storage = optuna.storages.RDBStorage(storage_url)
+    storage = open_storage(storage_url)
     warm = [p["config"] for p in s.start_points.get("points", [])]
     metric, mode = objective_metrics(s.objective)
     if s.warm_start and s.start_points.get("known_trials"):
