@@ -18,11 +18,12 @@ these cores allow.
 
 Printed: the search's wall time (first trial start to last trial end, from trials.jsonl) against
 its minimum (trials x epochs x epoch_s / concurrent), the driver process's CPU-seconds and RSS
-over time, its CPU-seconds and wall seconds per finished trial over the first and the last
-tenth of the trials, and the time per trial in each part over the same tenths, with their
-ratios: Optuna's ask and tell, Ray's experiment snapshot, the state guard (the wait for the
-snapshot's copy and its backup, tune/sweep/ray_state.py), the records, the live progress and
-the checkpoint pruner.
+over time, the whole machine's busy core-seconds (Linux's /proc/stat: is the machine full, or
+the driver's loop the limit?), its CPU-seconds and wall seconds per finished trial over the
+first and the last tenth of the trials, and the time per trial in each part over the same
+tenths, with their ratios: Optuna's ask and tell, Ray's experiment snapshot, the state guard
+(the wait for the snapshot's copy and its backup, tune/sweep/ray_state.py), the records, the
+live progress and the checkpoint pruner.
 """
 
 from __future__ import annotations
@@ -112,13 +113,24 @@ class PartTimer:
 
 
 def window(
-    samples: list[tuple[float, int, float, float]], low: int, high: int
-) -> tuple[float, float]:
-    """(wall s, driver CPU-s) per finished trial between `low` and `high` finished trials."""
+    samples: list[tuple[float, int, float, float, float]], low: int, high: int
+) -> tuple[float, float, float]:
+    """(wall s, driver CPU-s, machine busy core-s) per finished trial between `low` and `high`
+    finished trials."""
     a = next(x for x in samples if x[1] >= low)
     b = next((x for x in samples if x[1] >= high), samples[-1])
     done = max(b[1] - a[1], 1)
-    return (b[0] - a[0]) / done, (b[2] - a[2]) / done
+    return (b[0] - a[0]) / done, (b[2] - a[2]) / done, (b[4] - a[4]) / done
+
+
+def machine_busy_s() -> float:
+    """Core-seconds the whole machine has been busy (not idle or waiting on I/O) since boot:
+    the driver, Ray's own processes and the trials' actors together."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb() -> float:
@@ -177,14 +189,22 @@ def main() -> int:
         initialize_head=True,
         head_node_args={"num_cpus": args.concurrent, "include_dashboard": False},
     )
-    samples: list[tuple[float, int, float, float]] = []  # (time, completed, CPU-s, RSS MB)
+    samples: list[
+        tuple[float, int, float, float, float]
+    ] = []  # time, completed, CPU-s, RSS MB, busy
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
             usage = resource.getrusage(resource.RUSAGE_SELF)
             samples.append(
-                (time.time(), timer.completed, usage.ru_utime + usage.ru_stime, rss_mb())
+                (
+                    time.time(),
+                    timer.completed,
+                    usage.ru_utime + usage.ru_stime,
+                    rss_mb(),
+                    machine_busy_s(),
+                )
             )
             stop.wait(1.0)
 
@@ -239,7 +259,8 @@ def main() -> int:
     tenth = max(args.trials // 10, 1)
     first, last = (0, tenth), (args.trials - tenth, args.trials)
     parts = sorted(timer.calls)
-    (wall_first, cpu_first), (wall_last, cpu_last) = window(samples, *first), window(samples, *last)
+    (wall_first, cpu_first, busy_first) = window(samples, *first)
+    (wall_last, cpu_last, busy_last) = window(samples, *last)
     figures = {
         "trials": args.trials,
         "finished": summary["trials"],
@@ -252,12 +273,15 @@ def main() -> int:
         "over_minimum": search_s / minimum - 1,
         "command_s": wall,
         "driver_cpu_s": samples[-1][2] - samples[0][2],
+        "machine_busy_core_s": samples[-1][4] - samples[0][4],
+        "cores": os.cpu_count(),
         "rss_mb_start": samples[0][3],
         "rss_mb_end": samples[-1][3],
         "rss_mb_max": max(x[3] for x in samples),
         "per_trial_s": {
             "wall": {"first_tenth": wall_first, "last_tenth": wall_last},
             "driver_cpu": {"first_tenth": cpu_first, "last_tenth": cpu_last},
+            "machine_busy": {"first_tenth": busy_first, "last_tenth": busy_last},
         },
         "per_trial_ms": {
             part: {
@@ -268,7 +292,7 @@ def main() -> int:
         },
         "over_time": [
             {"s": round(t - started, 1), "completed": n, "cpu_s": round(c, 1), "rss_mb": round(m)}
-            for t, n, c, m in samples[:: max(len(samples) // 20, 1)]
+            for t, n, c, m, _ in samples[:: max(len(samples) // 20, 1)]
         ],
     }
     print(
@@ -278,11 +302,17 @@ def main() -> int:
     print(
         f"search {search_s:.1f} s against a minimum of {minimum:.1f} s: "
         f"{search_s / minimum - 1:+.1%} (the whole command {wall:.1f} s); driver CPU "
-        f"{figures['driver_cpu_s']:.1f} s; RSS {figures['rss_mb_start']:.0f} -> "
+        f"{figures['driver_cpu_s']:.1f} s; the machine busy "
+        f"{figures['machine_busy_core_s']:.1f} of "
+        f"{wall * (os.cpu_count() or 1):.1f} core-s; RSS {figures['rss_mb_start']:.0f} -> "
         f"{figures['rss_mb_end']:.0f} MB (max {figures['rss_mb_max']:.0f})"
     )
     print(f"{'per finished trial':<20} {'first tenth':>12} {'last tenth':>11} {'ratio':>6}")
-    rows = [("wall s", wall_first, wall_last), ("driver CPU-s", cpu_first, cpu_last)]
+    rows = [
+        ("wall s", wall_first, wall_last),
+        ("driver CPU-s", cpu_first, cpu_last),
+        ("machine busy core-s", busy_first, busy_last),
+    ]
     rows += [
         (
             f"{part} ms",
