@@ -16,6 +16,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from tune.sweep.budget import Budget
 from tune.sweep.reconcile import RAY_TRIAL_ATTR
+from tune.sweep.tpe_history import RecentHistorySampler
 
 
 class WholeCurveOptunaSearch(OptunaSearch):
@@ -135,7 +136,8 @@ def make_sampler(
     bad, so concurrent trials spread out), its start-up sized to the budget, and a floor of trials
     per family when the space has several. `grouped` for a conditional space: TPE models each
     set of parameters that occur together jointly (Optuna's `group=True`), so a parameter is
-    modelled only from the trials it applied to."""
+    modelled only from the trials it applied to. TPE models the newest trials and the best, not
+    the whole study (tune/sweep/tpe_history.py), so an ask stays cheap over thousands of trials."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)  # group=True, stable since Optuna 2.8
         tpe = TPESampler(
@@ -145,6 +147,7 @@ def make_sampler(
             group=grouped,
             constant_liar=True,
         )
+    bounded = RecentHistorySampler(tpe)
     if len(families) < 2:
-        return tpe
-    return FamilyFloorSampler(tpe, families, family_floor(num_samples, len(families)))
+        return bounded
+    return FamilyFloorSampler(bounded, families, family_floor(num_samples, len(families)))
