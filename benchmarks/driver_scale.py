@@ -8,7 +8,8 @@ It measures the driver, not training. The trial is a load generator: it sleeps `
 epoch and reports a synthetic learning curve drawn from its sampled settings, and it imports
 neither torch nor the model code. Everything else is the real driver, run in this process
 (`rnn-tune sweep` through `tune.cli.main`): OptunaSearch with the sampler the sweep builds, ASHA,
-the study in SQLite, trials.jsonl, the live page's state, the time budget and summary.json.
+the study in SQLite, trials.jsonl, the live page's state, the time budget and summary.json
+(with `--checkpoint`, the end phase fails after the search: the checkpoints hold no model).
 
 Ray runs as a one-node `ray.cluster_utils.Cluster` with `--concurrent` logical CPUs, and the
 sweep joins it with `--address`. Two cores cannot start thousands of actor processes in
@@ -33,6 +34,7 @@ import functools
 import json
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import threading
@@ -68,8 +70,12 @@ def load_trial(sampled: dict, base: dict, data, sweep: str = "sweep") -> None:
     ceiling = (
         0.9 - 0.05 * abs(math.log10(lr / 2e-3)) - 0.02 * (sampled.get("hidden_dim", 128) < 128)
     )
+    checkpoint = os.environ.get("DRIVER_SCALE_CHECKPOINT") == "1"
     for epoch in range(1, epochs + 1):
         time.sleep(epoch_s)
+        folder = tempfile.mkdtemp() if checkpoint else None
+        if folder:  # a few bytes, as the real trial's checkpoint each epoch (Ray's copy is timed)
+            Path(folder, "state.json").write_text(json.dumps({"epoch": epoch}))
         tune.report(
             {
                 "epoch": epoch,
@@ -79,8 +85,11 @@ def load_trial(sampled: dict, base: dict, data, sweep: str = "sweep") -> None:
                 "model": sampled.get("model", "lstm"),
                 "epoch_s": epoch_s,
                 "error": None,
-            }
+            },
+            checkpoint=tune.Checkpoint.from_directory(folder) if folder else None,
         )
+        if folder:  # Ray has copied it into the trial's folder by now
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class PartTimer:
@@ -171,11 +180,18 @@ def main() -> int:
     parser.add_argument("--epoch-s", type=float, default=1.0)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--one-actor-per-trial", action="store_true")
+    parser.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="report a checkpoint each epoch, as the real trial does (Ray then snapshots its "
+        "experiment state after each one, with the sweep's num_to_keep=1)",
+    )
     parser.add_argument("--optuna-storage", help="the sweep's --optuna-storage, e.g. journal")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
 
     os.environ["DRIVER_SCALE_EPOCH_S"] = str(args.epoch_s)
+    os.environ["DRIVER_SCALE_CHECKPOINT"] = "1" if args.checkpoint else "0"
     os.environ.setdefault("RNN_TUNE_CACHE_DIR", tempfile.mkdtemp(prefix="driver-scale-cache-"))
     from ray.cluster_utils import Cluster
 
@@ -249,11 +265,12 @@ def main() -> int:
         sampler.join()
         cluster.shutdown()
     wall = time.time() - started
-    if code != 0:
+    records = [json.loads(x) for x in (work / "scale" / "trials.jsonl").read_text().splitlines()]
+    finished = sum(r["event"] in ("complete", "error") for r in records)
+    # The load generator's checkpoints hold no model, so the end phase fails after the search.
+    if code != 0 and not (args.checkpoint and finished == args.trials):
         print(f"the sweep failed (exit {code}); its run directory: {work / 'scale'}")
         return code
-    summary = json.loads((work / "scale" / "summary.json").read_text())
-    records = [json.loads(x) for x in (work / "scale" / "trials.jsonl").read_text().splitlines()]
     search_s = max(r["time"] for r in records) - min(r["time"] for r in records)
     minimum = args.trials * args.epochs * args.epoch_s / args.concurrent
     tenth = max(args.trials // 10, 1)
@@ -263,10 +280,11 @@ def main() -> int:
     (wall_last, cpu_last, busy_last) = window(samples, *last)
     figures = {
         "trials": args.trials,
-        "finished": summary["trials"],
+        "finished": finished,
         "concurrent": args.concurrent,
         "epoch_s": args.epoch_s,
         "reuse_actors": not args.one_actor_per_trial,
+        "checkpoint_each_epoch": args.checkpoint,
         "optuna_storage": args.optuna_storage or "sqlite",
         "search_s": search_s,
         "minimum_s": minimum,
@@ -296,8 +314,9 @@ def main() -> int:
         ],
     }
     print(
-        f"{summary['trials']} trials of {args.epochs} x {args.epoch_s:g} s at {args.concurrent} "
-        f"concurrent ({'actors reused' if not args.one_actor_per_trial else 'one actor per trial'})"
+        f"{finished} trials of {args.epochs} x {args.epoch_s:g} s at {args.concurrent} "
+        f"concurrent ({'actors reused' if not args.one_actor_per_trial else 'one actor per trial'}"
+        f"{', a checkpoint each epoch' if args.checkpoint else ''})"
     )
     print(
         f"search {search_s:.1f} s against a minimum of {minimum:.1f} s: "

@@ -17,6 +17,7 @@ from ray.tune.search.optuna import OptunaSearch
 from tune.sweep.budget import Budget
 from tune.sweep.reconcile import RAY_TRIAL_ATTR
 from tune.sweep.tpe_history import RecentHistorySampler
+from tune.sweep.wrapped_sampler import WrappedSampler
 
 
 class WholeCurveOptunaSearch(OptunaSearch):
@@ -80,13 +81,14 @@ def family_floor(num_samples: int, families: int) -> int:
     return max(1, min(FAMILY_FLOOR, num_samples // (2 * max(families, 1))))
 
 
-class FamilyFloorSampler(BaseSampler):
+class FamilyFloorSampler(WrappedSampler):
     """A sampler that gives every model family `floor` trials before the wrapped sampler (TPE)
     chooses families by itself: a family that happens to start badly on a noisy first trial is
     not starved. Other parameters are always the wrapped sampler's."""
 
     def __init__(self, base: BaseSampler, families: list[str], floor: int, key: str = "model"):
-        self.base, self.families, self.floor, self.key = base, list(families), floor, key
+        super().__init__(base)
+        self.families, self.floor, self.key = list(families), floor, key
         self.floor_met = False
 
     def _starved(self, study: Study) -> str | None:
@@ -103,9 +105,6 @@ class FamilyFloorSampler(BaseSampler):
         self.floor_met = counts[family] >= self.floor
         return None if self.floor_met else family
 
-    def infer_relative_search_space(self, study: Study, trial: FrozenTrial):
-        return self.base.infer_relative_search_space(study, trial)
-
     def sample_relative(self, study: Study, trial: FrozenTrial, search_space) -> dict[str, Any]:
         values = self.base.sample_relative(study, trial, search_space)
         if self.key in values and self._starved(study) is not None:
@@ -118,15 +117,6 @@ class FamilyFloorSampler(BaseSampler):
             if family is not None and family in getattr(distribution, "choices", ()):
                 return family
         return self.base.sample_independent(study, trial, name, distribution)
-
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self.base.before_trial(study, trial)
-
-    def after_trial(self, study: Study, trial: FrozenTrial, state, values) -> None:
-        self.base.after_trial(study, trial, state, values)
-
-    def reseed_rng(self) -> None:
-        self.base.reseed_rng()
 
 
 def make_sampler(

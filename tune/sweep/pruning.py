@@ -1,16 +1,19 @@
 """Keep a sweep's checkpoints lean while it runs: a Ray Tune callback on the driver.
 
-Ray keeps each trial's best and latest checkpoint (`num_to_keep=1`, which also makes it snapshot
-the experiment state after each checkpoint); on top of that this callback decides:
-- the optimizer state (`optimizer.pt`, twice the weights' size under Adam) stays only in the
-  latest checkpoint of a running trial, the one a retry or `--resume` starts from;
+Ray keeps every checkpoint it is given (`num_to_keep=None`: with a number, it would delete the
+extras itself and snapshot its whole experiment state after each checkpoint to stay consistent,
+work in proportion to the trials so far, once per epoch of every trial). This callback decides:
+- a running trial keeps its best checkpoint and its latest, the one a retry or `--resume` starts
+  from; the optimizer state (`optimizer.pt`, twice the weights' size under Adam) stays only in
+  the latest;
 - when a trial ends, its latest checkpoint goes unless it is its best, and its best stays only
   while it is among the top `keep` of its model family or the top `overall` of the sweep (the
   ensemble's candidates, tune/outcome/ensemble.py).
 
 Deletions wait `grace_s` seconds, so that a snapshot written since names the newer checkpoint: a
 driver killed between a deletion and the next snapshot would resume a trial from a checkpoint
-that is gone.
+that is gone. Ray snapshots every second here (tune/sweep/ray_env.py); `retention` falls back to
+Ray's own deletion where the period is longer or unknown.
 """
 
 from __future__ import annotations
@@ -68,7 +71,9 @@ class CheckpointPruner(Callback):
         best = _best(entries)
         if best[1] is not checkpoint:
             self._later(best[1], OPTIMIZER_FILE)
-        # Ray itself deletes the rest (num_to_keep=1 keeps a trial's best and latest).
+        for entry in entries:  # none where Ray deletes them itself (num_to_keep=1)
+            if entry is not best and entry[1] is not checkpoint:
+                self._later(entry[1])
         self.running[trial.trial_id] = [e for e in entries if e is best or e[1] is checkpoint]
 
     def on_trial_complete(self, iteration, trials, trial, **info):
@@ -111,6 +116,12 @@ class CheckpointPruner(Callback):
     def family_kept(self, family: str) -> set[str]:
         """The trials the family rule alone keeps (its top `keep`)."""
         return {tid for _, tid, _ in self.finished.get(family, [])[: self.keep]}
+
+
+def retention(grace_s: float, snapshot_s: float | None) -> int | None:
+    """Ray's `num_to_keep`: None (keep all, the pruner deletes) when Ray's snapshot comes well
+    within the pruner's grace period, else 1 (Ray deletes, and snapshots after each checkpoint)."""
+    return None if snapshot_s is not None and 3 * snapshot_s <= grace_s else 1
 
 
 def _best(entries: list[tuple[float, Checkpoint]]) -> tuple[float, Checkpoint]:

@@ -21,6 +21,8 @@ from optuna.samplers import BaseSampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from tune.sweep.wrapped_sampler import WrappedSampler
+
 KEEP_NEWEST = 250
 BEST_KEPT = 25  # TPE's good group at its largest (optuna.samplers._tpe.sampler.default_gamma)
 
@@ -105,11 +107,12 @@ class RecentStudy:
         return self.get_trials()
 
 
-class RecentHistorySampler(BaseSampler):
+class RecentHistorySampler(WrappedSampler):
     """Wraps a sampler (TPE) so that it models `RecentStudy`'s trials, not the whole study."""
 
     def __init__(self, base: BaseSampler, keep: int = KEEP_NEWEST):
-        self.base, self.keep = base, keep
+        super().__init__(base)
+        self.keep = keep
         self.histories: dict[int, History] = {}  # by study id
 
     def _view(self, study: Study) -> Study | RecentStudy:
@@ -128,12 +131,3 @@ class RecentHistorySampler(BaseSampler):
 
     def sample_independent(self, study: Study, trial: FrozenTrial, name: str, distribution):
         return self.base.sample_independent(self._view(study), trial, name, distribution)
-
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self.base.before_trial(study, trial)
-
-    def after_trial(self, study: Study, trial: FrozenTrial, state, values) -> None:
-        self.base.after_trial(study, trial, state, values)
-
-    def reseed_rng(self) -> None:
-        self.base.reseed_rng()

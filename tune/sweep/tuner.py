@@ -24,7 +24,8 @@ from tune.sweep.budget import Budget, BudgetStopper
 from tune.sweep.objective import directions, objective_metrics
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.sweep.optuna_study import open_storage
-from tune.sweep.pruning import CheckpointPruner
+from tune.sweep.pruning import CheckpointPruner, retention
+from tune.sweep.ray_env import snapshot_period_s
 from tune.sweep.ray_state import ExperimentStateGuard
 from tune.sweep.records import LiveProgress, TrialRecorder
 from tune.sweep.search_space import (
@@ -154,11 +155,11 @@ def make_tuner(
             verbose=0,
             stop=BudgetStopper(budget) if budget else None,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
-            # Ray keeps each trial's best and latest, and with num_to_keep=1 it snapshots the
-            # experiment state after every checkpoint (so a resumed trial never names a deleted
-            # one); the pruner trims further, behind those snapshots (tune/sweep/pruning.py).
+            # The pruner deletes checkpoints, behind Ray's snapshots (tune/sweep/pruning.py).
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=1, checkpoint_score_attribute="val_acc", checkpoint_score_order="max"
+                num_to_keep=retention(pruner.grace_s, snapshot_period_s()),
+                checkpoint_score_attribute="val_acc",
+                checkpoint_score_order="max",
             ),
             callbacks=[
                 TrialRecorder(str(run_dir)),
