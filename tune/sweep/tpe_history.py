@@ -32,7 +32,7 @@ def recent_history(
 ) -> list[FrozenTrial]:
     """`trials` (any states) less the finished ones that are neither among the newest `keep` nor
     the best `BEST_KEPT` complete ones; order kept. Reads every trial: `History` gives the same
-    answer from a pass over the trials that changed."""
+    answer (ties in value aside) from a pass over the trials that changed."""
     finished = [t for t in trials if t.state.is_finished()]
     if len(finished) <= keep + BEST_KEPT:
         return trials
