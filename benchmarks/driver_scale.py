@@ -183,8 +183,8 @@ def main() -> int:
     parser.add_argument(
         "--checkpoint",
         action="store_true",
-        help="report a checkpoint each epoch, as the real trial does (Ray then snapshots its "
-        "experiment state after each one, with the sweep's num_to_keep=1)",
+        help="report a checkpoint each epoch, as the real trial does (with num_to_keep set, "
+        "Ray would snapshot its experiment state after each one)",
     )
     parser.add_argument("--optuna-storage", help="the sweep's --optuna-storage, e.g. journal")
     parser.add_argument("--json", type=Path, help="write the figures here too")
@@ -265,7 +265,8 @@ def main() -> int:
         sampler.join()
         cluster.shutdown()
     wall = time.time() - started
-    records = [json.loads(x) for x in (work / "scale" / "trials.jsonl").read_text().splitlines()]
+    path = work / "scale" / "trials.jsonl"
+    records = [json.loads(x) for x in path.read_text().splitlines()] if path.is_file() else []
     finished = sum(r["event"] in ("complete", "error") for r in records)
     # The load generator's checkpoints hold no model, so the end phase fails after the search.
     if code != 0 and not (args.checkpoint and finished == args.trials):

@@ -60,8 +60,8 @@ def accuracy(p: dict) -> float:
 
 def run(seed: int, trials: int, concurrent: int, whole: bool) -> dict:
     sampler = make_sampler(trials, FAMILIES, seed)
-    if whole:
-        sampler.base.keep = 10**9  # FamilyFloorSampler(RecentHistorySampler(TPE))
+    if whole:  # FamilyFloorSampler(RecentHistorySampler(TPE)) -> FamilyFloorSampler(TPE)
+        sampler.base = sampler.base.base
     study = optuna.create_study(direction="maximize", sampler=sampler)
     rng = random.Random(seed)
     in_flight: deque = deque()

@@ -71,7 +71,7 @@ class CheckpointPruner(Callback):
         best = _best(entries)
         if best[1] is not checkpoint:
             self._later(best[1], OPTIMIZER_FILE)
-        for entry in entries:  # none where Ray deletes them itself (num_to_keep=1)
+        for entry in entries:  # with num_to_keep=1 Ray deleted it already: deleting is a no-op
             if entry is not best and entry[1] is not checkpoint:
                 self._later(entry[1])
         self.running[trial.trial_id] = [e for e in entries if e is best or e[1] is checkpoint]

@@ -119,7 +119,7 @@ class RecentHistorySampler(WrappedSampler):
         if study._is_multi_objective():
             return study
         history = self.histories.get(study._study_id)
-        if history is None or history.keep != self.keep:
+        if history is None:
             history = self.histories[study._study_id] = History(study.direction, self.keep)
         return RecentStudy(study, history)
 
