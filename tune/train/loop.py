@@ -18,6 +18,7 @@ from data.vocab import UNK_ID
 from models.classifier import RecurrentClassifier, build_model
 from results.stats import accuracy, correct
 from tune.config import TrainConfig
+from tune.train.adam import Adam, SparseAdam
 from tune.train.inference import autocast, logits
 
 
@@ -138,7 +139,7 @@ class JointOptimizer:
     none).
     """
 
-    def __init__(self, optimizers: list[torch.optim.Optimizer]):
+    def __init__(self, optimizers: list[Adam | SparseAdam]):
         self.optimizers = optimizers
 
     @property
@@ -172,19 +173,17 @@ def make_optimizer(model: RecurrentClassifier, cfg: TrainConfig) -> JointOptimiz
     if scale == 0:
         for p in embedding:
             p.requires_grad_(False)
-        adam = torch.optim.Adam([dense_group], lr=lr, weight_decay=cfg.weight_decay)
+        adam = Adam([dense_group], lr=lr, weight_decay=cfg.weight_decay)
         return JointOptimizer([adam])
     embed_group = {"params": embedding, "lr": lr * scale, "lr_scale": scale}
     if model.embedding.sparse:
         return JointOptimizer(
             [
-                torch.optim.SparseAdam([embed_group], lr=lr * scale, betas=SPARSE_BETAS),
-                torch.optim.Adam([dense_group], lr=lr, weight_decay=cfg.weight_decay),
+                SparseAdam([embed_group], lr=lr * scale, betas=SPARSE_BETAS),
+                Adam([dense_group], lr=lr, weight_decay=cfg.weight_decay),
             ]
         )
-    return JointOptimizer(
-        [torch.optim.Adam([embed_group, dense_group], lr=lr, weight_decay=cfg.weight_decay)]
-    )
+    return JointOptimizer([Adam([embed_group, dense_group], lr=lr, weight_decay=cfg.weight_decay)])
 
 
 def clip_gradients(parameters: list[nn.Parameter], max_norm: float) -> torch.Tensor:
