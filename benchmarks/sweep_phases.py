@@ -15,6 +15,8 @@ shared by both), alternating, while /proc/stat is sampled every 0.25 s. Phases:
 Per phase: wall seconds; busy core-seconds of the whole machine (run it on an otherwise idle
 machine); training CPU-seconds (each epoch's training seconds x its trial's threads, by the
 epoch's record time); everything else (busy - training); idle core-seconds (wall x cores - busy).
+Per tree, the trial start: the median over trials of `startup_cpu_s`, CPU-seconds of the trial's
+process from its start to the first finished training step (trees that record it).
 """
 
 from __future__ import annotations
@@ -129,9 +131,15 @@ def run_command(root: Path, cli_args: list[str], run_dir: Path) -> dict:
         }
     summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     ensemble = summary.get("ensemble") or {}
+    starts = {  # per trial: its process's CPU-s to the first training step (trees that record it)
+        r["trial_id"]: r["metrics"]["startup_cpu_s"]
+        for r in records
+        if r["event"] == "result" and (r.get("metrics") or {}).get("startup_cpu_s") is not None
+    }
     return {
         "wall_s": ended - started,
         "phases": phases,
+        "startup_cpu_s": median(list(starts.values())) if starts else None,
         "trials": summary["trials"],
         "test_acc": {f: round(b["test_acc"], 4) for f, b in summary["by_family"].items()},
         "ensemble_test_acc": ensemble.get("test_acc"),
@@ -215,7 +223,8 @@ def main() -> int:
         print(
             f"{name}: wall {median([r['wall_s'] for r in runs]):.1f} s, end phase {end:.1f} s, "
             f"trials {runs[-1]['trials']}, test {runs[-1]['test_acc']}, ensemble "
-            f"{runs[-1]['ensemble_test_acc']}, budget {runs[-1]['budget']}"
+            f"{runs[-1]['ensemble_test_acc']}, budget {runs[-1]['budget']}, trial start "
+            f"(median CPU-s, process start to first step) {[r['startup_cpu_s'] for r in runs]}"
         )
     ratio = median([r["wall_s"] for r in results["now"]]) / median(
         [r["wall_s"] for r in results["before"]]

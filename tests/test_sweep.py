@@ -101,6 +101,7 @@ hidden_dim = {choice = [16, 32]}
     assert summary["best"]["val_acc"] == pytest.approx(best_seen)
     assert {r["metrics"]["threads"] for r in results} == {1}  # the trial's CPUs, no --threads
     assert len({r["metrics"]["actor_id"] for r in results}) == 6  # one actor per trial
+    assert all(r["metrics"]["startup_cpu_s"] > 0 for r in results)
     assert {r["metrics"]["device"] for r in results} == {"cpu"} and all(
         r["metrics"]["node_id"] for r in results
     )
@@ -288,6 +289,14 @@ def test_reused_actors_run_trial_after_trial_each_from_its_own_start(tmp_path):
         mine = [r["metrics"] for r in results if r["trial_id"] == trial]
         assert [m["epoch"] for m in mine] == list(range(1, len(mine) + 1))
         assert {m["resumed_from_epoch"] for m in mine} == {0}  # no state from the trial before
+    # The first trial's start counts the actor's process start (Ray's worker, imports); a later
+    # trial in the same actor counts from its own start.
+    in_order = sorted(results, key=lambda r: r["time"])
+    first = in_order[0]["metrics"]["startup_cpu_s"]
+    later = {
+        r["metrics"]["startup_cpu_s"] for r in in_order if r["trial_id"] != in_order[0]["trial_id"]
+    }
+    assert len(later) == 4 and 0 < max(later) < first
     assert json.loads((tmp_path / "reuse" / "config.json").read_text())["sweep"]["reuse_actors"]
 
 

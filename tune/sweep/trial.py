@@ -3,6 +3,7 @@ epoch."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import tempfile
@@ -25,6 +26,7 @@ from tune.train.inference import request_latency_ms
 from tune.train.loop import NonFiniteLossError, make_optimizer, model_for, set_seed, train_epochs
 
 FAULT_ENV = "RNN_TUNE_FAULT"
+_TRIALS_IN_PROCESS = itertools.count()
 
 
 def trial_config(base: dict[str, Any], sampled: dict[str, Any]) -> Config:
@@ -37,6 +39,9 @@ def run_trial(
 ) -> None:
     cfg = trial_config(base, sampled)
     started = time.perf_counter()
+    # A new actor's CPU counts from its process start (Ray's worker, imports), a reused one's
+    # from this trial's start.
+    cpu_origin = 0.0 if next(_TRIALS_IN_PROCESS) == 0 else time.process_time()
     context = ray.get_runtime_context()
     cpus = context.get_assigned_resources().get("CPU", 1)
     trial_id = tune.get_context().get_trial_id()
@@ -59,12 +64,12 @@ def run_trial(
     optimizer = make_optimizer(model, cfg.train)
     if optimizer_state:
         optimizer.load_state_dict(optimizer_state)
-    first_step: list[float] = []
+    first_step: list[tuple[float, float]] = []
     finished_epochs: list[int] = []
 
     def on_batch(step: int, total: int) -> None:
         if not first_step:
-            first_step.append(time.perf_counter() - started)
+            first_step.append((time.perf_counter() - started, time.process_time() - cpu_origin))
         if step == total // 2:
             _inject_kill(start_epoch + len(finished_epochs) + 1)
 
@@ -83,6 +88,7 @@ def run_trial(
     )
     try:
         for report in epochs:
+            startup = _startup(first_step)
             finished_epochs.append(report.epoch)
             _inject_fault(report.epoch)
             monitor.epoch(
@@ -92,7 +98,7 @@ def run_trial(
                 static["latency_ms"] = request_latency_ms(model, data.val)
             metrics = {
                 **report.record(),
-                "startup_s": first_step[0] if first_step else None,
+                **startup,
                 "resumed_from_epoch": start_epoch,
                 "error": None,
                 **static,
@@ -105,7 +111,7 @@ def run_trial(
                     cfg,
                     data.class_names,
                     report.epoch,
-                    {k: v for k, v in metrics.items() if k != "startup_s"},
+                    {k: v for k, v in metrics.items() if k not in startup},
                     optimizer=None if last else optimizer,
                     val_probs=report.val.probs,
                 )
@@ -119,11 +125,18 @@ def run_trial(
                 "val_acc": 0.0,
                 "val_loss": float("inf"),
                 "error": f"NonFiniteLossError: {exc}",
-                "startup_s": first_step[0] if first_step else None,
+                **_startup(first_step),
                 "latency_ms": None,  # an objective's metric must be present (Ray checks)
                 **static,
             }
         )
+
+
+def _startup(first_step: list[tuple[float, float]]) -> dict[str, float | None]:
+    """Wall seconds from the trial function's start and CPU-seconds of its process (from the
+    process's start for a new actor) to the first finished training step."""
+    wall, cpu = first_step[0] if first_step else (None, None)
+    return {"startup_s": wall, "startup_cpu_s": cpu}
 
 
 def _inject_nan(model: torch.nn.Module, family: str) -> None:
