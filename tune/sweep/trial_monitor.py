@@ -4,11 +4,12 @@ its metrics.
 Ray lists every function trial as an anonymous `ImplicitFunc` actor (ray#32903). The dashboard's
 Actors view shows an actor's `__repr__`, which Ray reads once, when the actor starts; so each
 trial runs in its own actor whose repr names the sweep, trial and family. With `--reuse-actors`
-an actor runs trial after trial (saving each trial's process start: imports and the first
-optimizer, about 3.5 CPU-s), so its repr names only the sweep; the epoch lines name each trial.
-The epoch lines go to the trial worker's own log (the dashboard's Logs page and the actor's log
-link), not to the driver's terminal. The metrics (`ray.util.metrics`) reach Ray's Metrics page
-and any Prometheus that scrapes the nodes' metrics endpoints (names prefixed `ray_`).
+an actor runs trial after trial (saving each trial's process start: Ray's worker and the
+imports, 5-6 CPU-s on two busy cores, `startup_cpu_s`), so its repr names only the sweep; the
+epoch lines name each trial. The epoch lines go to the trial worker's own log (the dashboard's
+Logs page and the actor's log link), not to the driver's terminal. The metrics
+(`ray.util.metrics`) reach Ray's Metrics page and any Prometheus that scrapes the nodes' metrics
+endpoints (names prefixed `ray_`).
 """
 
 from __future__ import annotations
