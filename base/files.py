@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import portalocker
-
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: readers never see half a file."""
@@ -58,6 +56,8 @@ def file_lock(path: Path, timeout: float = 3600.0, wait: bool = True) -> Iterato
     process that waited on a file its holder removed locks again, on the file now at `path`.
     With `wait=False` a held lock raises LockBusy at once.
     """
+    import portalocker  # here, not at the top: 0.2 CPU-s that trial processes never need
+
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         lock = portalocker.Lock(
