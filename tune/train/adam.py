@@ -73,6 +73,16 @@ class _Optimizer:
         ]
 
 
+def _new_state(p: torch.Tensor, step: int | torch.Tensor) -> dict[str, Any]:
+    """A parameter's state before its first step: the step count (a float tensor for Adam, an
+    int for SparseAdam, as torch.optim keeps them) and zero moments shaped like `p`."""
+    return {
+        "step": step,
+        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
+    }
+
+
 class Adam(_Optimizer):
     """torch.optim.Adam without amsgrad, maximize or capturable: L2 weight decay added to the
     gradient, bias-corrected first and second moments."""
@@ -100,11 +110,7 @@ class Adam(_Optimizer):
             grads = [p.grad for p in params]
             for p in params:
                 if p not in self.state:
-                    self.state[p] = {
-                        "step": torch.tensor(0.0, dtype=torch.float32),
-                        "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-                        "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
-                    }
+                    self.state[p] = _new_state(p, torch.tensor(0.0, dtype=torch.float32))
             states = [self.state[p] for p in params]
             steps = [s["step"] for s in states]
             exp_avgs = [s["exp_avg"] for s in states]
@@ -146,11 +152,9 @@ class SparseAdam(_Optimizer):
                     continue
                 if not p.grad.is_sparse:
                     raise RuntimeError("SparseAdam takes sparse gradients only; use Adam")
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                if p not in self.state:
+                    self.state[p] = _new_state(p, 0)
+                state = self.state[p]
                 state["step"] += 1
                 _sparse_adam_update(p, p.grad, state, beta1, beta2, lr, eps)
 
