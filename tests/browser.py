@@ -55,6 +55,7 @@ def sign_in_to_dashboard(page, url: str) -> None:
     if field.count() and field.is_visible():
         field.fill(ray_token())
         page.get_by_role("button", name="Submit").click()
+        field.wait_for(state="hidden", timeout=30_000)  # under load the dialog lingers (seen in CI)
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(500)
 
