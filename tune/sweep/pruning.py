@@ -10,15 +10,15 @@ work in proportion to the trials so far, once per epoch of every trial). This ca
   while it is among the top `keep` of its model family or the top `overall` of the sweep (the
   ensemble's candidates, tune/outcome/ensemble.py).
 
-Deletions wait `grace_s` seconds, so that a snapshot written since names the newer checkpoint: a
-driver killed between a deletion and the next snapshot would resume a trial from a checkpoint
-that is gone. Ray snapshots every second here (tune/sweep/ray_env.py); `retention` falls back to
-Ray's own deletion where the period is longer or unknown.
+A deletion waits for two snapshots of Ray's experiment state, taken and backed up after it was
+decided (`snapshot_taken`, called by tune/sweep/ray_state.py's guard): a driver killed between a
+deletion and a snapshot that names the newer checkpoint would resume a trial from a checkpoint
+that is gone. Counting snapshots, not seconds, holds whatever their period
+(tune/sweep/snapshot_pacing.py).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from ray.tune import Callback, Checkpoint
@@ -42,25 +42,29 @@ def delete_checkpoint(checkpoint: Checkpoint, name: str | None = None) -> None:
 class CheckpointPruner(Callback):
     keep: int = 1
     overall: int = 0
-    grace_s: float = 10.0
+    snapshots_to_wait: int = 2
+    snapshots: int = 0
     running: dict[str, list[tuple[float, Checkpoint]]] = field(default_factory=dict)
     finished: dict[str, list[tuple[float, str, Checkpoint]]] = field(default_factory=dict)
-    pending: list[tuple[float, Checkpoint, str | None]] = field(default_factory=list)
+    pending: list[tuple[int, Checkpoint, str | None]] = field(default_factory=list)
 
     def _later(self, checkpoint: Checkpoint, name: str | None = None) -> None:
-        self.pending.append((time.monotonic() + self.grace_s, checkpoint, name))
+        self.pending.append((self.snapshots + self.snapshots_to_wait, checkpoint, name))
 
-    def flush(self, everything: bool = False) -> None:
-        """Carry out the deletions whose grace period is over (all of them with `everything`)."""
-        now = time.monotonic()
-        due = [p for p in self.pending if everything or p[0] <= now]
-        self.pending = [p for p in self.pending if not (everything or p[0] <= now)]
-        for _, checkpoint, name in due:
-            delete_checkpoint(checkpoint, name)
-
-    def on_step_end(self, iteration, trials, **info):
+    def snapshot_taken(self) -> None:
+        """Ray's experiment state was snapshotted and backed up whole: count it, and delete what
+        has waited its snapshots."""
+        self.snapshots += 1
         if self.pending:
             self.flush()
+
+    def flush(self, everything: bool = False) -> None:
+        """Carry out the deletions that have waited their snapshots (all of them with
+        `everything`)."""
+        due = [p for p in self.pending if everything or p[0] <= self.snapshots]
+        self.pending = [p for p in self.pending if not (everything or p[0] <= self.snapshots)]
+        for _, checkpoint, name in due:
+            delete_checkpoint(checkpoint, name)
 
     def on_experiment_end(self, trials, **info):
         self.flush(everything=True)
@@ -116,12 +120,6 @@ class CheckpointPruner(Callback):
     def family_kept(self, family: str) -> set[str]:
         """The trials the family rule alone keeps (its top `keep`)."""
         return {tid for _, tid, _ in self.finished.get(family, [])[: self.keep]}
-
-
-def retention(grace_s: float, snapshot_s: float | None) -> int | None:
-    """Ray's `num_to_keep`: None (keep all, the pruner deletes) when Ray's snapshot comes well
-    within the pruner's grace period, else 1 (Ray deletes, and snapshots after each checkpoint)."""
-    return None if snapshot_s is not None and 3 * snapshot_s <= grace_s else 1
 
 
 def _best(entries: list[tuple[float, Checkpoint]]) -> tuple[float, Checkpoint]:

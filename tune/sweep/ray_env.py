@@ -5,17 +5,7 @@ from __future__ import annotations
 import os
 
 from tune.config import Config
-
-SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
-
-
-def snapshot_period_s() -> float | None:
-    """Seconds between Ray's snapshots of its experiment state; None for Ray's "auto" (at least
-    10 s, longer as the state grows)."""
-    try:
-        return float(os.environ.get(SNAPSHOT_ENV, "auto"))
-    except ValueError:
-        return None
+from tune.sweep.snapshot_pacing import SNAPSHOT_ENV
 
 
 def set_ray_environment(cfg: Config) -> None:
@@ -24,7 +14,8 @@ def set_ray_environment(cfg: Config) -> None:
     Values already in the environment win (setdefault), so a user can still override each.
     """
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault(SNAPSHOT_ENV, "1")  # state at most 1 s old if killed
+    # Ray's "auto" period, paced to 1 s while snapshots are cheap (tune/sweep/snapshot_pacing.py)
+    os.environ.setdefault(SNAPSHOT_ENV, "auto")
     # Ray keeps every checkpoint's metrics in its state (tune/sweep/pruning.py): val_acc is enough
     os.environ.setdefault("TUNE_ONLY_STORE_CHECKPOINT_SCORE_ATTRIBUTE", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")

@@ -1,10 +1,11 @@
 """Repair Ray Tune's experiment state after a killed driver, before `--resume`.
 
-Ray copies its state (trial list, searcher, search counter) into the run directory every second,
-overwriting in place, so a driver killed during that copy leaves a file cut short and
-`Tuner.restore` fails. `ExperimentStateGuard` backs up each complete set of those files into
-`RUN_DIR/.state-backup/` while the sweep runs, and `repair_state` puts the newest set back: only
-from the run's own directory, never from Ray's shared temporary folders.
+Ray copies its state (trial list, searcher, search counter) into the run directory after each
+snapshot (every second while they are cheap, tune/sweep/snapshot_pacing.py), overwriting in
+place, so a driver killed during that copy leaves a file cut short and `Tuner.restore` fails.
+`ExperimentStateGuard` backs up each complete set of those files into `RUN_DIR/.state-backup/`
+while the sweep runs, and `repair_state` puts the newest set back: only from the run's own
+directory, never from Ray's shared temporary folders.
 
 Checks never unpickle: a pickle is intact when its opcode stream runs to its STOP. A backup is
 taken right after Ray's copy has finished, so it checks only the files' ends (its cost stays a
@@ -18,6 +19,7 @@ import json
 import pickletools
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ray.tune import Callback
@@ -96,18 +98,28 @@ class ExperimentStateGuard(Callback):
     """Keeps Ray's experiment state whole: no copy races a snapshot, and intact backups exist.
 
     Ray copies its state into the run directory on a background thread, while the next snapshot
-    (a second later) writes temporary files into the folder being copied; a copy that lists such
-    a file and finds it renamed fails with FileNotFoundError, logged as an ERROR traceback by a
-    sweep that succeeds. Waiting for the copy at the end of each step, before the next snapshot,
-    closes that window, and leaves a consistent set of files to back up whenever it changed.
+    writes temporary files into the folder being copied; a copy that lists such a file and finds
+    it renamed fails with FileNotFoundError, logged as an ERROR traceback by a sweep that
+    succeeds. Waiting for the copy at the end of each step, before the next snapshot, closes that
+    window, and leaves a consistent set of files to back up whenever it changed.
+
+    Each snapshot whose copy has finished is announced to `on_snapshot` (the checkpoint pruner
+    waits for them, tune/sweep/pruning.py), also where the state goes to cloud storage and the
+    run directory holds no copy to back up.
     """
 
-    def __init__(self, run_dir: str):
+    on_snapshot: Callable[[], None] | None = None  # also for guards pickled before it existed
+    saved: int | None = None
+
+    def __init__(self, run_dir: str, on_snapshot: Callable[[], None] | None = None):
         self.run_dir = Path(run_dir)
+        self.on_snapshot = on_snapshot
         self.seen: tuple = ()
+        self.saved: int | None = None
 
     def on_step_end(self, iteration, trials, **info):
-        syncer = getattr(trials[0].storage, "syncer", None) if trials else None
+        storage = trials[0].storage if trials else None
+        syncer = getattr(storage, "syncer", None)
         if syncer is not None:  # the trials share the controller's syncer (a shallow copy)
             try:
                 syncer.wait()
@@ -115,6 +127,11 @@ class ExperimentStateGuard(Callback):
                 print(f"rnn-tune: saving Ray's experiment state failed: {exc}", file=sys.stderr)
                 return  # a copy that failed may have left a file cut short: no backup of it
         self._back_up_if_changed()
+        saved = _snapshot_time(storage)
+        if saved != self.saved:
+            self.saved = saved
+            if saved is not None and self.on_snapshot is not None:
+                self.on_snapshot()
 
     def on_experiment_end(self, trials, **info):
         self._back_up_if_changed()
@@ -126,6 +143,17 @@ class ExperimentStateGuard(Callback):
             return
         if now != self.seen and back_up_state(self.run_dir):
             self.seen = now
+
+
+def _snapshot_time(storage) -> int | None:
+    """When Ray last wrote its experiment state into the driver's staging folder (each snapshot
+    is written there, then copied to the run's storage); None before the first."""
+    try:
+        folder = Path(storage.experiment_driver_staging_path)
+        states = folder.glob("experiment_state-*.json")
+        return max((p.stat().st_mtime_ns for p in states), default=None)
+    except (AttributeError, OSError):
+        return None
 
 
 def repair_state(run_dir: Path) -> list[str]:

@@ -24,8 +24,7 @@ from tune.sweep.budget import Budget, BudgetStopper
 from tune.sweep.objective import directions, objective_metrics
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.sweep.optuna_study import open_storage
-from tune.sweep.pruning import CheckpointPruner, retention
-from tune.sweep.ray_env import snapshot_period_s
+from tune.sweep.pruning import CheckpointPruner
 from tune.sweep.ray_state import ExperimentStateGuard
 from tune.sweep.records import LiveProgress, TrialRecorder
 from tune.sweep.search_space import (
@@ -34,6 +33,7 @@ from tune.sweep.search_space import (
     is_conditional,
     tune_space,
 )
+from tune.sweep.snapshot_pacing import pace_snapshots
 from tune.sweep.trial import run_trial
 from tune.sweep.trial_monitor import named_trial_actor
 from tune.sweep.warm_start import seed_study
@@ -89,6 +89,7 @@ def make_tuner(
 ) -> tune.Tuner:
     """The sweep's `Tuner`: restored from RUN_DIR's state with `resume`, else a new one searching
     with Optuna (the study in `storage_url`) and stopping with ASHA."""
+    pace_snapshots()
     if resume:
         return tune.Tuner.restore(
             experiment_location(cfg, run_dir)[1],
@@ -157,7 +158,7 @@ def make_tuner(
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             # The pruner deletes checkpoints, behind Ray's snapshots (tune/sweep/pruning.py).
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=retention(pruner.grace_s, snapshot_period_s()),
+                num_to_keep=None,
                 checkpoint_score_attribute="val_acc",
                 checkpoint_score_order="max",
             ),
@@ -170,7 +171,7 @@ def make_tuner(
                     time_budget_s=s.time_budget_s,
                 ),
                 pruner,
-                ExperimentStateGuard(str(run_dir)),
+                ExperimentStateGuard(str(run_dir), on_snapshot=pruner.snapshot_taken),
             ],
         ),
     )
