@@ -22,9 +22,10 @@ its minimum (trials x epochs x epoch_s / concurrent), the driver process's CPU-s
 over time, the whole machine's busy core-seconds (Linux's /proc/stat: is the machine full, or
 the driver's loop the limit?), its CPU-seconds and wall seconds per finished trial over the
 first and the last tenth of the trials, and the time per trial in each part over the same
-tenths, with their ratios: Optuna's ask and tell, Ray's experiment snapshot, the state guard
-(the wait for the snapshot's copy and its backup, tune/sweep/ray_state.py), the records, the
-live progress and the checkpoint pruner.
+tenths, with their ratios: Optuna's ask and tell, Ray's experiment snapshot (and how many were
+written: tune/sweep/snapshot_pacing.py paces them), the state guard (the wait for the
+snapshot's copy and its backup, tune/sweep/ray_state.py), the records, the live progress and
+the checkpoint pruner.
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ def instrument(timer: PartTimer) -> None:
     timer.wrap(WholeCurveOptunaSearch, "on_trial_result", "optuna tell")
     timer.wrap(WholeCurveOptunaSearch, "on_trial_complete", "optuna tell", counts_completion=True)
     timer.wrap(TuneController, "checkpoint", "ray snapshot")
+    timer.wrap(TuneController, "save_to_dir", "  of which written")
     timer.wrap(ExperimentStateGuard, "on_step_end", "state guard")
     timer.wrap(ExperimentStateGuard, "_back_up_if_changed", "  of which backup")
     for method in ("on_trial_start", "on_trial_result", "on_trial_complete"):
@@ -297,6 +299,7 @@ def main() -> int:
         "rss_mb_start": samples[0][3],
         "rss_mb_end": samples[-1][3],
         "rss_mb_max": max(x[3] for x in samples),
+        "snapshots": len(timer.calls["  of which written"]),
         "per_trial_s": {
             "wall": {"first_tenth": wall_first, "last_tenth": wall_last},
             "driver_cpu": {"first_tenth": cpu_first, "last_tenth": cpu_last},
@@ -325,7 +328,8 @@ def main() -> int:
         f"{figures['driver_cpu_s']:.1f} s; the machine busy "
         f"{figures['machine_busy_core_s']:.1f} of "
         f"{wall * (os.cpu_count() or 1):.1f} core-s; RSS {figures['rss_mb_start']:.0f} -> "
-        f"{figures['rss_mb_end']:.0f} MB (max {figures['rss_mb_max']:.0f})"
+        f"{figures['rss_mb_end']:.0f} MB (max {figures['rss_mb_max']:.0f}); Ray's state "
+        f"snapshotted {figures['snapshots']} times"
     )
     print(f"{'per finished trial':<20} {'first tenth':>12} {'last tenth':>11} {'ratio':>6}")
     rows = [

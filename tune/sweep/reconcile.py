@@ -1,14 +1,16 @@
 """Make a run's three records agree before `--resume`, whenever the driver was killed.
 
-A sweep keeps three records of its trials: Ray's experiment state (snapshotted at most once a
-second), `trials.jsonl` (a line per event, written as it happens) and the Optuna study (written as
-trials are asked and told). A SIGKILL within a second of a trial's start or end leaves Ray's
-snapshot behind the other two:
+A sweep keeps three records of its trials: Ray's experiment state (snapshotted every second
+while that is cheap; in a sweep of thousands of trials, paced to 19 times a snapshot's own time:
+tune/sweep/snapshot_pacing.py), `trials.jsonl` (a line per event, written as it happens) and the
+Optuna study (written as trials are asked and told). A SIGKILL within one snapshot period of a
+trial's start or end leaves Ray's snapshot behind the other two:
 - a trial that `trials.jsonl` shows ended is still running in Ray's snapshot: Ray would run it
   again. It is marked ended there, with its recorded last result, and its Optuna trial told;
 - a trial that started after the snapshot is unknown to Ray, which will start another in its
   place: its records and trial folder go, and its Optuna trial is failed, so that no trial stays
-  RUNNING in the study forever;
+  RUNNING in the study forever (a trial that also ended within that period goes the same way:
+  its Optuna trial, complete, still informs the search);
 - a record cut mid-line is cut off, so the next line starts on a line of its own.
 
 Ray's state is read and written as JSON (the status and last result of each trial are plain JSON
