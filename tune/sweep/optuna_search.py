@@ -9,7 +9,7 @@ from typing import Any
 from optuna import Study
 from optuna.exceptions import ExperimentalWarning
 from optuna.samplers import BaseSampler, TPESampler
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
@@ -30,9 +30,20 @@ class WholeCurveOptunaSearch(OptunaSearch):
     tell a list holding None, which Optuna refuses, leaving the trial RUNNING in the study.
     """
 
+    max_concurrent = 0  # no limit; also for searchers pickled before it existed
+
     def __init__(self, *args, budget: Budget | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.budget = budget
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """Limit the trials at once here, by the study's RUNNING trials, in place of Ray's
+        ConcurrencyLimiter (True tells it to pass through). Its list of live trials is pickled in
+        Ray's state, and a trial that `--resume` marks ended (tune/sweep/reconcile.py) never
+        leaves it: two such trials stalled a `--max-concurrent 2` sweep for good. The study is
+        what reconcile brings up to date."""
+        self.max_concurrent = max_concurrent
+        return True
 
     def suggest(self, trial_id: str) -> dict | str | None:
         """Ray's suggestion, with the Ray trial id stored on the Optuna trial: after a killed
@@ -42,10 +53,17 @@ class WholeCurveOptunaSearch(OptunaSearch):
         budget = getattr(self, "budget", None)  # a searcher pickled before budgets had none
         if new and budget is not None and not budget.can_start():
             return Searcher.FINISHED
+        if new and self.max_concurrent and self._running() >= self.max_concurrent:
+            return None  # Ray asks again later
         params = super().suggest(trial_id)
         if new and trial_id in self._ot_trials:
             self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ATTR, trial_id)
         return params
+
+    def _running(self) -> int:
+        if self._ot_study is None:
+            return 0
+        return len(self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         if isinstance(self.metric, list):
