@@ -9,7 +9,13 @@ import pytest
 
 from base.run_dir import STATE_BACKUP_DIR
 from tune.config import ConfigError
-from tune.sweep.ray_state import back_up_state, intact, repair_state
+from tune.sweep.ray_state import (
+    ExperimentStateGuard,
+    back_up_state,
+    complete_backups,
+    intact,
+    repair_state,
+)
 
 
 class Payload:
@@ -81,3 +87,33 @@ def test_checks_never_run_a_pickle(tmp_path):
     assert repair_state(run) == []
     assert (run / STATE_BACKUP_DIR / "00000001" / "searcher-state-1.pkl").is_file()
     assert not marker.exists()
+
+
+def _write(path, data: bytes, at_s: float) -> None:
+    path.write_bytes(data)
+    os.utime(path, ns=(int(at_s * 1e9), int(at_s * 1e9)))
+
+
+def test_a_backup_waits_until_rays_copy_of_the_staging_folder_has_landed(tmp_path):
+    run = state_dir(tmp_path)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    old = {p.name: p.read_bytes() for p in run.iterdir()}
+    for name, data in old.items():
+        _write(run / name, data, 1000)
+        _write(staging / name, data, 1010)  # a snapshot written after the run's last copy
+    guard = ExperimentStateGuard(str(run))
+    assert not guard._back_up_if_changed(staging)
+    assert not (run / STATE_BACKUP_DIR).exists()
+    for name, data in old.items():  # Ray's copy lands
+        _write(run / name, data, 1011)
+    assert guard._back_up_if_changed(staging)
+    new_state = json.dumps({"trial_data": [["a", "b"]]}).encode()
+    new_searcher = pickle.dumps({"trials": [1, 2, 3, 4]})
+    _write(staging / "experiment_state-1.json", new_state, 1020)
+    _write(staging / "searcher-state-1.pkl", new_searcher, 1020)
+    _write(run / "experiment_state-1.json", new_state, 1021)  # copied; the searcher's not yet
+    assert not guard._back_up_if_changed(staging)  # no set of a new state and an old searcher
+    _write(run / "searcher-state-1.pkl", new_searcher, 1021)
+    assert guard._back_up_if_changed(staging)
+    assert files(complete_backups(run)[-1])["searcher-state-1.pkl"] == new_searcher

@@ -95,64 +95,109 @@ def complete_backups(run_dir: Path) -> list[Path]:
 
 
 class ExperimentStateGuard(Callback):
-    """Keeps Ray's experiment state whole: no copy races a snapshot, and intact backups exist.
+    """Keeps Ray's experiment state whole: intact backups of complete, consistent sets.
 
-    Ray copies its state into the run directory on a background thread, while the next snapshot
-    writes temporary files into the folder being copied; a copy that lists such a file and finds
-    it renamed fails with FileNotFoundError, logged as an ERROR traceback by a sweep that
-    succeeds. Waiting for the copy at the end of each step, before the next snapshot, closes that
-    window, and leaves a consistent set of files to back up whenever it changed.
+    Ray writes each snapshot into its staging folder, then copies the whole folder into the run
+    directory on a background thread. A backup is taken only once that copy has landed: each of
+    the run directory's state files as large as, and newer than, its staging twin. Waiting on
+    the syncer is not enough: Ray's SearchGenerator deep-copies each trial's storage, so a
+    trial's syncer is not the one copying. (Where it is the controller's, the wait also keeps the
+    next snapshot from racing a copy, which Ray logs as a FileNotFoundError traceback.)
 
-    Each snapshot whose copy has finished is announced to `on_snapshot` (the checkpoint pruner
-    waits for them, tune/sweep/pruning.py), also where the state goes to cloud storage and the
-    run directory holds no copy to back up.
+    Each snapshot is announced to `on_snapshot` (the checkpoint pruner waits for them,
+    tune/sweep/pruning.py): once backed up, or, with the state in cloud storage (`remote`: no
+    copy here to check), once written.
     """
 
-    on_snapshot: Callable[[], None] | None = None  # also for guards pickled before it existed
+    on_snapshot: Callable[[], None] | None = None  # also for guards pickled before these
     saved: int | None = None
+    remote = False
 
-    def __init__(self, run_dir: str, on_snapshot: Callable[[], None] | None = None):
+    def __init__(
+        self, run_dir: str, on_snapshot: Callable[[], None] | None = None, remote: bool = False
+    ):
         self.run_dir = Path(run_dir)
         self.on_snapshot = on_snapshot
+        self.remote = remote
         self.seen: tuple = ()
         self.saved: int | None = None
 
     def on_step_end(self, iteration, trials, **info):
         storage = trials[0].storage if trials else None
         syncer = getattr(storage, "syncer", None)
-        if syncer is not None:  # the trials share the controller's syncer (a shallow copy)
+        if syncer is not None:
             try:
                 syncer.wait()
             except Exception as exc:  # Ray would log it as a traceback: one line instead
                 print(f"rnn-tune: saving Ray's experiment state failed: {exc}", file=sys.stderr)
                 return  # a copy that failed may have left a file cut short: no backup of it
-        self._back_up_if_changed()
-        saved = _snapshot_time(storage)
-        if saved != self.saved:
-            self.saved = saved
-            if saved is not None and self.on_snapshot is not None:
-                self.on_snapshot()
+        staging = _staging_folder(storage)
+        if self.remote:
+            saved = _snapshot_time(staging)
+            if saved != self.saved:
+                self.saved = saved
+                if saved is not None:
+                    self._announce()
+        elif self._back_up_if_changed(staging):
+            self._announce()
 
     def on_experiment_end(self, trials, **info):
-        self._back_up_if_changed()
+        self._back_up_if_changed(_staging_folder(trials[0].storage if trials else None))
 
-    def _back_up_if_changed(self) -> None:
+    def _announce(self) -> None:
+        if self.on_snapshot is not None:
+            self.on_snapshot()
+
+    def _back_up_if_changed(self, staging: Path | None = None) -> bool:
+        """Back up the run directory's state files if they changed and Ray's copy of the staging
+        folder has landed; whether a backup was taken."""
         try:
             now = tuple((p.name, p.stat().st_mtime_ns) for p in state_files(self.run_dir))
         except FileNotFoundError:
-            return
-        if now != self.seen and back_up_state(self.run_dir):
+            return False
+        if now == self.seen or not copied(self.run_dir, staging):
+            return False
+        if back_up_state(self.run_dir):
             self.seen = now
+            return True
+        return False
 
 
-def _snapshot_time(storage) -> int | None:
-    """When Ray last wrote its experiment state into the driver's staging folder (each snapshot
-    is written there, then copied to the run's storage); None before the first."""
+def copied(run_dir: Path, staging: Path | None) -> bool:
+    """Every state file of Ray's staging folder has landed in `run_dir`: a twin as large and
+    newer. True where the staging folder is unknown (nothing to compare with)."""
+    if staging is None:
+        return True
     try:
-        folder = Path(storage.experiment_driver_staging_path)
-        states = folder.glob("experiment_state-*.json")
+        for source in state_files(staging):
+            twin, stat = run_dir / source.name, source.stat()
+            if not twin.is_file():
+                return False
+            landed = twin.stat()
+            if landed.st_size != stat.st_size or landed.st_mtime_ns < stat.st_mtime_ns:
+                return False
+    except OSError:  # a file renamed or removed as we looked: not settled yet
+        return False
+    return True
+
+
+def _staging_folder(storage) -> Path | None:
+    """Ray's driver staging folder, where each snapshot is written before its copy."""
+    try:
+        return Path(storage.experiment_driver_staging_path)
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _snapshot_time(staging: Path | None) -> int | None:
+    """When Ray last wrote its experiment state into the staging folder; None before the
+    first."""
+    if staging is None:
+        return None
+    try:
+        states = staging.glob("experiment_state-*.json")
         return max((p.stat().st_mtime_ns for p in states), default=None)
-    except (AttributeError, OSError):
+    except OSError:
         return None
 
 

@@ -171,7 +171,11 @@ def make_tuner(
                     time_budget_s=s.time_budget_s,
                 ),
                 pruner,
-                ExperimentStateGuard(str(run_dir), on_snapshot=pruner.snapshot_taken),
+                ExperimentStateGuard(
+                    str(run_dir),
+                    on_snapshot=pruner.snapshot_taken,
+                    remote=is_uri(cfg.sweep.storage),
+                ),
             ],
         ),
     )
