@@ -103,17 +103,20 @@ def test_a_backup_waits_until_rays_copy_of_the_staging_folder_has_landed(tmp_pat
         _write(run / name, data, 1000)
         _write(staging / name, data, 1010)  # a snapshot written after the run's last copy
     guard = ExperimentStateGuard(str(run))
-    assert not guard._back_up_if_changed(staging)
+    guard.get_state()  # Ray's cue: a snapshot was written
+    assert not guard._back_up(staging)
     assert not (run / STATE_BACKUP_DIR).exists()
     for name, data in old.items():  # Ray's copy lands
         _write(run / name, data, 1011)
-    assert guard._back_up_if_changed(staging)
+    assert guard._back_up(staging)
+    assert not guard._back_up(staging)  # that snapshot is backed up: nothing new
     new_state = json.dumps({"trial_data": [["a", "b"]]}).encode()
     new_searcher = pickle.dumps({"trials": [1, 2, 3, 4]})
     _write(staging / "experiment_state-1.json", new_state, 1020)
     _write(staging / "searcher-state-1.pkl", new_searcher, 1020)
+    guard.get_state()
     _write(run / "experiment_state-1.json", new_state, 1021)  # copied; the searcher's not yet
-    assert not guard._back_up_if_changed(staging)  # no set of a new state and an old searcher
+    assert not guard._back_up(staging)  # no set of a new state and an old searcher
     _write(run / "searcher-state-1.pkl", new_searcher, 1021)
-    assert guard._back_up_if_changed(staging)
+    assert guard._back_up(staging)
     assert files(complete_backups(run)[-1])["searcher-state-1.pkl"] == new_searcher

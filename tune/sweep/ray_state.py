@@ -104,14 +104,20 @@ class ExperimentStateGuard(Callback):
     trial's syncer is not the one copying. (Where it is the controller's, the wait also keeps the
     next snapshot from racing a copy, which Ray logs as a FileNotFoundError traceback.)
 
+    The guard looks at files only between a snapshot and its backup. Ray calls `get_state` as it
+    writes each snapshot, so the other steps (dozens a second) cost nothing: listing a run
+    directory of thousands of trial folders each step made the guard's cost per trial grow with
+    the trial count.
+
     Each snapshot is announced to `on_snapshot` (the checkpoint pruner waits for them,
     tune/sweep/pruning.py): once backed up, or, with the state in cloud storage (`remote`: no
     copy here to check), once written.
     """
 
     on_snapshot: Callable[[], None] | None = None  # also for guards pickled before these
-    saved: int | None = None
     remote = False
+    written = False  # a snapshot is written and not backed up yet
+    watched: tuple[str, ...] | None = None  # its state files' names in the staging folder
 
     def __init__(
         self, run_dir: str, on_snapshot: Callable[[], None] | None = None, remote: bool = False
@@ -119,8 +125,12 @@ class ExperimentStateGuard(Callback):
         self.run_dir = Path(run_dir)
         self.on_snapshot = on_snapshot
         self.remote = remote
-        self.seen: tuple = ()
-        self.saved: int | None = None
+
+    def get_state(self) -> None:
+        """Ray's cue, called as it writes each snapshot (after the experiment's and the
+        searcher's state). The guard keeps no state in Ray's snapshot: None."""
+        self.written, self.watched = True, None
+        return None
 
     def on_step_end(self, iteration, trials, **info):
         storage = trials[0].storage if trials else None
@@ -131,45 +141,44 @@ class ExperimentStateGuard(Callback):
             except Exception as exc:  # Ray would log it as a traceback: one line instead
                 print(f"rnn-tune: saving Ray's experiment state failed: {exc}", file=sys.stderr)
                 return  # a copy that failed may have left a file cut short: no backup of it
-        staging = _staging_folder(storage)
+        if not self.written:
+            return
         if self.remote:
-            saved = _snapshot_time(staging)
-            if saved != self.saved:
-                self.saved = saved
-                if saved is not None:
-                    self._announce()
-        elif self._back_up_if_changed(staging):
+            self.written = False
+            self._announce()
+        elif self._back_up(_staging_folder(storage)):
             self._announce()
 
     def on_experiment_end(self, trials, **info):
-        self._back_up_if_changed(_staging_folder(trials[0].storage if trials else None))
+        if not self.remote:
+            self._back_up(_staging_folder(trials[0].storage if trials else None))
 
     def _announce(self) -> None:
         if self.on_snapshot is not None:
             self.on_snapshot()
 
-    def _back_up_if_changed(self, staging: Path | None = None) -> bool:
-        """Back up the run directory's state files if they changed and Ray's copy of the staging
-        folder has landed; whether a backup was taken."""
-        try:
-            now = tuple((p.name, p.stat().st_mtime_ns) for p in state_files(self.run_dir))
-        except FileNotFoundError:
+    def _back_up(self, staging: Path | None = None) -> bool:
+        """Back up the run directory's state files if a snapshot was written since the last
+        backup and Ray's copy of it has landed; whether a backup was taken."""
+        if not self.written:
             return False
-        if now == self.seen or not copied(self.run_dir, staging):
+        if self.watched is None:  # one listing per snapshot
+            self.watched = tuple(p.name for p in state_files(staging)) if staging else ()
+        if not copied(self.run_dir, staging, self.watched) or not back_up_state(self.run_dir):
             return False
-        if back_up_state(self.run_dir):
-            self.seen = now
-            return True
-        return False
+        self.written = False
+        return True
 
 
-def copied(run_dir: Path, staging: Path | None) -> bool:
-    """Every state file of Ray's staging folder has landed in `run_dir`: a twin as large and
-    newer. True where the staging folder is unknown (nothing to compare with)."""
+def copied(run_dir: Path, staging: Path | None, names: tuple[str, ...] | None = None) -> bool:
+    """Every state file of Ray's staging folder (those `names`, else all found there) has landed
+    in `run_dir`: a twin as large and newer. True where the staging folder is unknown (nothing
+    to compare with)."""
     if staging is None:
         return True
     try:
-        for source in state_files(staging):
+        sources = [staging / n for n in names] if names is not None else state_files(staging)
+        for source in sources:
             twin, stat = run_dir / source.name, source.stat()
             if not twin.is_file():
                 return False
@@ -186,18 +195,6 @@ def _staging_folder(storage) -> Path | None:
     try:
         return Path(storage.experiment_driver_staging_path)
     except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def _snapshot_time(staging: Path | None) -> int | None:
-    """When Ray last wrote its experiment state into the staging folder; None before the
-    first."""
-    if staging is None:
-        return None
-    try:
-        states = staging.glob("experiment_state-*.json")
-        return max((p.stat().st_mtime_ns for p in states), default=None)
-    except OSError:
         return None
 
 
