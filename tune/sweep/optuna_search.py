@@ -3,6 +3,7 @@ the sampler it asks: TPE sized to the budget, with a floor of trials per model f
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -31,6 +32,8 @@ class WholeCurveOptunaSearch(OptunaSearch):
     """
 
     max_concurrent = 0  # no limit; also for searchers pickled before it existed
+    recheck_s = 1.0
+    _full_until = 0.0  # while at the limit, the study is read again after this (monotonic s)
 
     def __init__(self, *args, budget: Budget | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -53,19 +56,36 @@ class WholeCurveOptunaSearch(OptunaSearch):
         budget = getattr(self, "budget", None)  # a searcher pickled before budgets had none
         if new and budget is not None and not budget.can_start():
             return Searcher.FINISHED
-        if new and self.max_concurrent and self._running() >= self.max_concurrent:
+        if new and self.max_concurrent and self._at_limit():
             return None  # Ray asks again later
         params = super().suggest(trial_id)
         if new and trial_id in self._ot_trials:
             self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ATTR, trial_id)
         return params
 
+    def _at_limit(self) -> bool:
+        """Whether the study has `max_concurrent` trials running. Ray asks at every step of its
+        loop (dozens a second) and counting reads every trial of the study (3 ms at 5,000), so
+        while at the limit the study is read again only after a trial completes or
+        `recheck_s` has passed (a trial told ended elsewhere)."""
+        now = time.monotonic()
+        if now < self._full_until:
+            return True
+        full = self._running() >= self.max_concurrent
+        self._full_until = now + self.recheck_s if full else 0.0
+        return full
+
     def _running(self) -> int:
         if self._ot_study is None:
             return 0
         return len(self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        self._full_until = 0.0  # another process's clock: `--resume` reads the study at once
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        self._full_until = 0.0
         if isinstance(self.metric, list):
             complete = result and all(result.get(m) is not None for m in self.metric)
             return super().on_trial_complete(
