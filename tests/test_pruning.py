@@ -17,7 +17,13 @@ from ray.tune import Checkpoint
 from base.run_dir import OPTIMIZER_FILE
 from tune.sweep.pruning import CheckpointPruner
 from tune.sweep.ray_state import ExperimentStateGuard
-from tune.sweep.snapshot_pacing import SNAPSHOT_ENV, pace_snapshots, paced_period_s
+from tune.sweep.snapshot_pacing import (
+    AFTER_WRITE,
+    SNAPSHOT_ENV,
+    charge,
+    pace_snapshots,
+    paced_period_s,
+)
 
 
 def test_a_running_trial_keeps_its_best_and_its_latest_after_two_snapshots(tmp_path):
@@ -50,10 +56,16 @@ def test_snapshots_are_paced_by_their_cost_from_a_floor_of_a_second(monkeypatch)
     monkeypatch.setenv(SNAPSHOT_ENV, "auto")
     assert pace_snapshots()
     manager = _ExperimentCheckpointManager(storage=None, checkpoint_period="auto")
+    AFTER_WRITE.take()  # what sweeps run earlier in this process left
     manager._update_auto_checkpoint_time(0.005)  # Ray's own rule would say 10 s
     assert manager._checkpoint_period == 1.0
     manager._update_auto_checkpoint_time(0.5)
     assert manager._checkpoint_period == paced_period_s(0.5) == 9.5
+    charge(time.perf_counter() - 0.2)  # the state guard's backup of that snapshot took 0.2 s
+    manager._update_auto_checkpoint_time(0.05)
+    assert manager._checkpoint_period == pytest.approx(19 * 0.25, rel=0.01)
+    manager._update_auto_checkpoint_time(0.1)  # a charge counts once
+    assert manager._checkpoint_period == pytest.approx(19 * 0.1)
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ import json
 import pickletools
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from ray.tune import Callback
 
 from base.run_dir import STATE_BACKUP_DIR
 from tune.config import ConfigError
+from tune.sweep.snapshot_pacing import charge
 
 STATE_PATTERNS = (
     "experiment_state-*.json",
@@ -164,10 +166,13 @@ class ExperimentStateGuard(Callback):
             return False
         if self.watched is None:  # one listing per snapshot
             self.watched = tuple(p.name for p in state_files(staging)) if staging else ()
-        if not copied(self.run_dir, staging, self.watched) or not back_up_state(self.run_dir):
+        if not copied(self.run_dir, staging, self.watched):
             return False
-        self.written = False
-        return True
+        started = time.perf_counter()
+        backed_up = back_up_state(self.run_dir) is not None
+        charge(started)  # the backup is part of the snapshot's cost (snapshot_pacing.py)
+        self.written = not backed_up
+        return backed_up
 
 
 def copied(run_dir: Path, staging: Path | None, names: tuple[str, ...] | None = None) -> bool:

@@ -8,6 +8,10 @@ snapshots to about 5% of the driver's time (19 times the last one's duration), b
 10 s; the sweep wants 1 s while snapshots are cheap, so that a killed driver's `--resume` loses
 as little as it can (tune/sweep/reconcile.py).
 
+A snapshot costs more than Ray's write: the state guard's backup of it (tune/sweep/ray_state.py)
+`charge`s its seconds, and the next period counts them with the write's, so that the two
+together stay near a twentieth of the driver's time.
+
 `pace_snapshots` sets that floor on Ray's "auto" rule. It changes one private method of Ray's
 (`_ExperimentCheckpointManager._update_auto_checkpoint_time`, Ray 2.40-2.60); where a Ray lacks
 it, a fixed period of the floor is used instead, Ray's own behaviour before this module.
@@ -16,10 +20,31 @@ it, a fixed period of the floor is used instead, Ray's own behaviour before this
 from __future__ import annotations
 
 import os
+import time
 
 SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
 FLOOR_S = 1.0
 SHARE = 19  # Ray's: the period is 19x the last snapshot's time, so snapshots take 1/20 of it
+
+
+class AfterWriteCost:
+    """Seconds of work that snapshots caused after Ray wrote them, not yet counted in a period."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def take(self) -> float:
+        seconds, self.seconds = self.seconds, 0.0
+        return seconds
+
+
+AFTER_WRITE = AfterWriteCost()  # one driver process, one Ray checkpoint manager
+
+
+def charge(started: float) -> None:
+    """Count the work since `started` (time.perf_counter()) as part of the last snapshot's cost,
+    towards the next period."""
+    AFTER_WRITE.seconds += time.perf_counter() - started
 
 
 def paced_period_s(snapshot_s: float, floor_s: float = FLOOR_S) -> float:
@@ -43,7 +68,7 @@ def pace_snapshots(floor_s: float = FLOOR_S) -> bool:
 
     def update(self, time_taken: float) -> None:
         if self._auto_checkpoint_enabled:
-            self._checkpoint_period = paced_period_s(time_taken, floor_s)
+            self._checkpoint_period = paced_period_s(time_taken + AFTER_WRITE.take(), floor_s)
 
     manager._update_auto_checkpoint_time = update
     return True
