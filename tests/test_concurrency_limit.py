@@ -39,6 +39,7 @@ def test_at_most_max_concurrent_trials_are_suggested_until_one_completes():
 
 def test_a_trial_told_ended_outside_the_searcher_frees_its_place():
     limiter, search = limited_searcher(2)
+    search.recheck_s = 0.0  # the study read at every ask (the next test has the period)
     limiter.suggest("a")
     limiter.suggest("b")
     # What reconcile does for a trial that ended after Ray's last snapshot: the study is told,

@@ -33,7 +33,8 @@ class WholeCurveOptunaSearch(OptunaSearch):
 
     max_concurrent = 0  # no limit; also for searchers pickled before it existed
     recheck_s = 1.0
-    _full_until = 0.0  # while at the limit, the study is read again after this (monotonic s)
+    _running_n: int | None = None  # the study's RUNNING trials, as last counted and kept since
+    _counted_until = 0.0  # when to count them again from the study (time.monotonic())
 
     def __init__(self, *args, budget: Budget | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,19 +62,19 @@ class WholeCurveOptunaSearch(OptunaSearch):
         params = super().suggest(trial_id)
         if new and trial_id in self._ot_trials:
             self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ATTR, trial_id)
+            if self._running_n is not None:
+                self._running_n += 1
         return params
 
     def _at_limit(self) -> bool:
         """Whether the study has `max_concurrent` trials running. Ray asks at every step of its
-        loop (dozens a second) and counting reads every trial of the study (3 ms at 5,000), so
-        while at the limit the study is read again only after a trial completes or
-        `recheck_s` has passed (a trial told ended elsewhere)."""
+        loop (dozens a second) and a count reads every trial of the study (3 ms at 5,000), so
+        the count is kept up to date by this searcher's own asks and tells and read again from
+        the study once a `recheck_s` (a trial told ended elsewhere)."""
         now = time.monotonic()
-        if now < self._full_until:
-            return True
-        full = self._running() >= self.max_concurrent
-        self._full_until = now + self.recheck_s if full else 0.0
-        return full
+        if self._running_n is None or now >= self._counted_until:
+            self._running_n, self._counted_until = self._running(), now + self.recheck_s
+        return self._running_n >= self.max_concurrent
 
     def _running(self) -> int:
         if self._ot_study is None:
@@ -82,10 +83,12 @@ class WholeCurveOptunaSearch(OptunaSearch):
 
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)
-        self._full_until = 0.0  # another process's clock: `--resume` reads the study at once
+        self._running_n = None  # `--resume` counts from the study, which reconcile has updated
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
-        self._full_until = 0.0
+        ours = trial_id in self._ot_trials and trial_id not in self._completed_trials
+        if ours and self._running_n:
+            self._running_n -= 1
         if isinstance(self.metric, list):
             complete = result and all(result.get(m) is not None for m in self.metric)
             return super().on_trial_complete(
