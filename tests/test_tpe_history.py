@@ -49,6 +49,28 @@ def test_below_the_bound_the_asks_are_full_history_tpes_and_above_it_they_part()
     assert [t.params for t in bounded.trials[same:]] != [t.params for t in full.trials[same:]]
 
 
+def test_with_trials_running_the_asks_below_the_bound_are_full_history_tpes():
+    """Asks and tells interleaved, eight trials running, as in a sweep: the bounded view reads
+    the study once per ask (Optuna's per-ask cache), full-history TPE at every call."""
+    space = {
+        "model": optuna.distributions.CategoricalDistribution(["rnn", "lstm", "gru"]),
+        "lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+        "dropout": optuna.distributions.FloatDistribution(0.0, 0.5),
+    }
+    asked = []
+    for sampler in (tpe(5), RecentHistorySampler(tpe(5), keep=200)):
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        rng, running, params = random.Random(0), [], []
+        for _ in range(120):
+            running.append(study.ask(space))
+            params.append(running[-1].params)
+            if len(running) > 8:
+                done = running.pop(rng.randrange(len(running)))
+                study.tell(done, -abs(math.log10(done.params["lr"] / 3e-3)) + rng.random() / 10)
+        asked.append(params)
+    assert asked[0] == asked[1]
+
+
 def make_study(n_finished: int, n_running: int, direction: str) -> optuna.Study:
     study = optuna.create_study(direction=direction)
     for i in range(n_finished):
