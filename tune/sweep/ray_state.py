@@ -159,7 +159,7 @@ class ExperimentStateGuard(Callback):
         if self.on_snapshot is not None:
             self.on_snapshot()
 
-    def _back_up(self, staging: Path | None = None) -> bool:
+    def _back_up(self, staging: Path | None) -> bool:
         """Back up the run directory's state files if a snapshot was written since the last
         backup and Ray's copy of it has landed; whether a backup was taken."""
         if not self.written:
@@ -175,16 +175,14 @@ class ExperimentStateGuard(Callback):
         return backed_up
 
 
-def copied(run_dir: Path, staging: Path | None, names: tuple[str, ...] | None = None) -> bool:
-    """Every state file of Ray's staging folder (those `names`, else all found there) has landed
-    in `run_dir`: a twin as large and newer. True where the staging folder is unknown (nothing
-    to compare with)."""
+def copied(run_dir: Path, staging: Path | None, names: tuple[str, ...]) -> bool:
+    """Every state file `names` of Ray's staging folder has landed in `run_dir`: a twin as large
+    and newer. True where the staging folder is unknown (nothing to compare with)."""
     if staging is None:
         return True
     try:
-        sources = [staging / n for n in names] if names is not None else state_files(staging)
-        for source in sources:
-            twin, stat = run_dir / source.name, source.stat()
+        for name in names:
+            twin, stat = run_dir / name, (staging / name).stat()
             if not twin.is_file():
                 return False
             landed = twin.stat()
