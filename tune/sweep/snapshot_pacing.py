@@ -8,6 +8,10 @@ snapshots to about 5% of the driver's time (19 times the last one's duration), b
 10 s; the sweep wants 1 s while snapshots are cheap, so that a killed driver's `--resume` loses
 as little as it can (tune/sweep/reconcile.py).
 
+The period follows the median of the last `RECENT` snapshots' costs, not the last one's: a
+snapshot that a pause of the whole driver caught (its garbage collector, a core taken by a
+trial's start) took 0.3 s among ones of 5 ms, and Ray's rule stretched the next period to 5.7 s.
+
 A snapshot costs more than Ray's write: the state guard's backup of it (tune/sweep/ray_state.py)
 `charge`s its seconds, and the next period counts them with the write's, so that the two
 together stay near a twentieth of the driver's time.
@@ -20,11 +24,14 @@ it, a fixed period of the floor is used instead, Ray's own behaviour before this
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from collections import deque
 
 SNAPSHOT_ENV = "TUNE_GLOBAL_CHECKPOINT_S"
 FLOOR_S = 1.0
 SHARE = 19  # Ray's: the period is 19x the last snapshot's time, so snapshots take 1/20 of it
+RECENT = 5  # snapshots whose median cost sets the period
 
 
 class AfterWriteCost:
@@ -68,7 +75,9 @@ def pace_snapshots(floor_s: float = FLOOR_S) -> bool:
 
     def update(self, time_taken: float) -> None:
         if self._auto_checkpoint_enabled:
-            self._checkpoint_period = paced_period_s(time_taken + AFTER_WRITE.take(), floor_s)
+            recent = self.__dict__.setdefault("_rnn_tune_recent_s", deque(maxlen=RECENT))
+            recent.append(time_taken + AFTER_WRITE.take())
+            self._checkpoint_period = paced_period_s(statistics.median(recent), floor_s)
 
     manager._update_auto_checkpoint_time = update
     return True
