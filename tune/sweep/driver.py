@@ -44,7 +44,7 @@ from tune.sweep.optuna_study import optuna_storage_url
 from tune.sweep.pruning import CheckpointPruner, delete_checkpoint
 from tune.sweep.ray_state import repair_state
 from tune.sweep.reconcile import reconcile
-from tune.sweep.records import ended_trials, unfinished_trials
+from tune.sweep.records import ended_trials, scored_epochs, unfinished_trials
 from tune.sweep.search_space import largest_train
 from tune.sweep.trial import FAULT_ENV
 from tune.sweep.tuner import make_tuner, trial_record
@@ -167,7 +167,8 @@ def _sweep_and_finish(
     over = budget and (budget.ended() or time.time() - fit_started >= budget.budget_s)
     if missing and not over:
         raise SweepInterrupted(run_dir, missing)
-    rows = [trial_record(result, cfg, pruner) for result in results]
+    scored = scored_epochs(run_dir)
+    rows = [trial_record(result, cfg, pruner, scored) for result in results]
     checkpoints = {r["trial_id"]: r["checkpoint"] for r in rows if r["checkpoint"]}
     with ExitStack() as stack:
         # The end phase reads local folders: Ray's own on local storage, a download from a bucket.

@@ -17,7 +17,7 @@ from typing import Any
 from ray.tune import Callback
 
 from base.run_dir import RECORDS_FILE
-from results.load import read_records, trial_status
+from results.load import epoch_rows, read_records, trial_status
 from tune.progress import STATUSES, clock, sweep_line
 
 
@@ -53,6 +53,24 @@ def unfinished_trials(run_dir: Path) -> set[str]:
     records = read_records(Path(run_dir) / RECORDS_FILE)
     started = {r["trial_id"] for r in records if r["event"] == "start"}
     return started - {r["trial_id"] for r in records if r["event"] in ("complete", "error")}
+
+
+def scored_epochs(run_dir: Path) -> dict[str, tuple[float | None, int]]:
+    """Each trial's best val_acc and epochs done over its reports without an error, from
+    trials.jsonl as the report reads it (an epoch reported again after a resume counts once).
+
+    The sweep's one history of results: Ray's own per-trial logs are off (tune/sweep/ray_env.py).
+    """
+    epochs = epoch_rows(read_records(Path(run_dir) / RECORDS_FILE), "")
+    if not len(epochs):
+        return {}
+    by_trial = epochs.groupby("trial_id", sort=False)
+    best = by_trial["val_acc"].max()
+    done = by_trial["epoch"].max()
+    return {
+        trial_id: (None if math.isnan(acc) else float(acc), int(done[trial_id]))
+        for trial_id, acc in best.astype(float).items()
+    }
 
 
 class TrialRecorder(Callback):

@@ -7,6 +7,8 @@ are met here and nowhere else in the sweep.
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from tune.sweep.objective import directions, objective_metrics
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.sweep.optuna_study import open_storage
 from tune.sweep.pruning import CheckpointPruner
+from tune.sweep.ray_env import RAY_TRIAL_LOGS_ENV
 from tune.sweep.ray_state import ExperimentStateGuard
 from tune.sweep.records import LiveProgress, TrialRecorder
 from tune.sweep.search_space import (
@@ -39,6 +42,21 @@ from tune.sweep.trial_monitor import named_trial_actor
 from tune.sweep.warm_start import seed_study
 
 UNCAPPED_PLAN = 40  # trials a budget-bound sweep plans for when sizing TPE's start-up
+
+
+class _NoTrialLogs(logging.Filter):
+    """Ray's ResultGrid reads each trial's result.json when the fit returns, and names every
+    trial without one in a warning. With Ray's trial logs off (tune/sweep/ray_env.py) that is
+    every trial, as intended: trials.jsonl is the history (`trial_record`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            os.environ.get(RAY_TRIAL_LOGS_ENV) == "1"
+            and record.getMessage().startswith("Failed to fetch metrics for")
+        )
+
+
+_NO_TRIAL_LOGS = _NoTrialLogs()
 
 
 class TrialNamer:
@@ -90,6 +108,7 @@ def make_tuner(
     """The sweep's `Tuner`: restored from RUN_DIR's state with `resume`, else a new one searching
     with Optuna (the study in `storage_url`) and stopping with ASHA."""
     pace_snapshots()
+    logging.getLogger("ray.tune.analysis.experiment_analysis").addFilter(_NO_TRIAL_LOGS)
     if resume:
         return tune.Tuner.restore(
             experiment_location(cfg, run_dir)[1],
@@ -181,22 +200,21 @@ def make_tuner(
     )
 
 
-def trial_record(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any]:
+def trial_record(
+    result, cfg: Config, pruner: CheckpointPruner, scored: dict[str, tuple[float | None, int]]
+) -> dict[str, Any]:
     """One finished Ray result -> a plain record (family, config, status, best val_acc, and the
-    Ray checkpoint left, if any).
+    Ray checkpoint left, if any). `scored` holds each trial's best val_acc and epochs done from
+    trials.jsonl (`records.scored_epochs`): Ray keeps no history of its own here.
 
     Its checkpoints pass through the pruner once more (trials resumed after a killed driver
     were not seen ending by this driver's pruner).
     """
     metrics = result.metrics or {}
-    history = result.metrics_dataframe
-    good = (
-        history[history["error"].isna()] if history is not None and "error" in history else history
-    )
-    best_acc = float(good["val_acc"].max()) if good is not None and len(good) else None
     config = {**{k: getattr(cfg.train, k) for k in cfg.sweep.search}, **(result.config or {})}
     family = config.get("model", cfg.train.model)
     trial_id = metrics.get("trial_id") or Path(result.path).name
+    best_acc, epochs = scored.get(trial_id, (None, 0))
     saved = [(m.get("val_acc") or 0.0, c) for c, m in (result.best_checkpoints or [])]
     pruner.finish(trial_id, family, saved)
     kept = [c for _, tid, c in pruner.kept(family) if tid == trial_id]
@@ -214,7 +232,7 @@ def trial_record(result, cfg: Config, pruner: CheckpointPruner) -> dict[str, Any
             cfg.train.epochs,
         ),
         "val_acc": best_acc,
-        "epochs": int(good["epoch"].max()) if good is not None and len(good) else 0,
+        "epochs": epochs,
         "checkpoint": kept[0] if kept else None,
         "error": error,
     }
