@@ -23,6 +23,7 @@ from data.prepare import PreparedData
 from results.load import trial_status
 from tune.config import Config
 from tune.sweep.budget import Budget, BudgetStopper
+from tune.sweep.finished_trials import DropEndedTrialWindows
 from tune.sweep.objective import directions, objective_metrics
 from tune.sweep.optuna_search import WholeCurveOptunaSearch, make_sampler
 from tune.sweep.optuna_study import open_storage
@@ -195,6 +196,7 @@ def make_tuner(
                     on_snapshot=pruner.snapshot_taken,
                     remote=is_uri(cfg.sweep.storage),
                 ),
+                DropEndedTrialWindows(),
             ],
         ),
     )
