@@ -278,7 +278,7 @@ def trial_status(
     return "stopped_early" if run_finished else "running"
 
 
-def _per_trial(epochs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def per_trial_stats(epochs: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Each trial's last reported epoch (its columns) with `epochs_done`, `best_val_acc` and the
     mean epoch time and speed: one grouped pass over all epochs, so a run of thousands of
     trials reads in seconds. `epochs` is sorted by trial and epoch (epoch_rows)."""
@@ -335,7 +335,7 @@ def trial_rows(
             t["error"] = r.get("error")
         if r["event"] == "result" and r["metrics"].get("error"):
             t["error"] = r["metrics"]["error"]
-    per_trial = _per_trial(epochs)
+    per_trial = per_trial_stats(epochs)
     rows = []
     for tid, t in trials.items():
         last = per_trial.get(tid)

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from base.run_dir import RECORDS_FILE
+from results.load import read_records
 from tune.sweep.records import scored_epochs
 
 
@@ -26,6 +27,6 @@ def test_each_trials_score_is_its_best_error_free_epoch_with_a_resumed_epoch_cou
         _line("start", "c"),  # started, nothing reported
     ]
     (tmp_path / RECORDS_FILE).write_text("\n".join(lines) + "\n")
-    scored = scored_epochs(tmp_path)
+    scored = scored_epochs(read_records(tmp_path / RECORDS_FILE))
     assert scored == {"a": (0.7, 2), "b": (pytest.approx(0.65), 2)}
-    assert scored_epochs(tmp_path / "elsewhere") == {}
+    assert scored_epochs(read_records(tmp_path / "elsewhere" / RECORDS_FILE)) == {}

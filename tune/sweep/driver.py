@@ -23,12 +23,14 @@ import torch
 from base.run_dir import (
     LINEAR_DIR,
     LINEAR_FILE,
+    RECORDS_FILE,
     VOCAB_FILE,
     is_uri,
     trial_dir_name,
     write_driver_file,
 )
 from data.prepare import PreparedData
+from results.load import read_records
 from tune.config import Config, ConfigError
 from tune.outcome.baseline import BaselineJob
 from tune.outcome.end_phase import EndPhase, finish
@@ -159,15 +161,16 @@ def _sweep_and_finish(
         if budget:
             budget.finish()
         ray.shutdown()
-    unfinished = unfinished_trials(run_dir)
+    records = read_records(run_dir / RECORDS_FILE)
+    unfinished = unfinished_trials(records)
     cap = cfg.sweep.trial_cap
     # A trial stopped before its actor came up has no start record: count the ends as well.
-    missing = max(len(unfinished), cap - len(ended_trials(run_dir)) if cap else 0)
+    missing = max(len(unfinished), cap - len(ended_trials(records)) if cap else 0)
     # Run directories from before budget.json have Ray's own budget: the fit's wall tells.
     over = budget and (budget.ended() or time.time() - fit_started >= budget.budget_s)
     if missing and not over:
         raise SweepInterrupted(run_dir, missing)
-    scored = scored_epochs(run_dir)
+    scored = scored_epochs(records)
     rows = [trial_record(result, cfg, pruner, scored) for result in results]
     checkpoints = {r["trial_id"]: r["checkpoint"] for r in rows if r["checkpoint"]}
     with ExitStack() as stack:

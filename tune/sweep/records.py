@@ -17,7 +17,7 @@ from typing import Any
 from ray.tune import Callback
 
 from base.run_dir import RECORDS_FILE
-from results.load import epoch_rows, read_records, trial_status
+from results.load import epoch_rows, per_trial_stats, trial_status
 from tune.progress import STATUSES, clock, sweep_line
 
 
@@ -42,34 +42,31 @@ def status_of(trial, max_epochs: int) -> str:
     return trial_status(event, result.get("error"), result.get("epoch", 0), max_epochs)
 
 
-def ended_trials(run_dir: Path) -> set[str]:
-    """Trials that completed or errored."""
-    records = read_records(Path(run_dir) / RECORDS_FILE)
+def ended_trials(records: list[dict[str, Any]]) -> set[str]:
+    """Trials that completed or errored, of a run's records (`results.load.read_records`)."""
     return {r["trial_id"] for r in records if r["event"] in ("complete", "error")}
 
 
-def unfinished_trials(run_dir: Path) -> set[str]:
+def unfinished_trials(records: list[dict[str, Any]]) -> set[str]:
     """Trials that started but never completed nor errored: the sweep was interrupted (Ctrl-C)."""
-    records = read_records(Path(run_dir) / RECORDS_FILE)
     started = {r["trial_id"] for r in records if r["event"] == "start"}
-    return started - {r["trial_id"] for r in records if r["event"] in ("complete", "error")}
+    return started - ended_trials(records)
 
 
-def scored_epochs(run_dir: Path) -> dict[str, tuple[float | None, int]]:
-    """Each trial's best val_acc and epochs done over its reports without an error, from
-    trials.jsonl as the report reads it (an epoch reported again after a resume counts once).
+def scored_epochs(records: list[dict[str, Any]]) -> dict[str, tuple[float | None, int]]:
+    """Each trial's best val_acc and epochs done over its reports without an error, by the
+    report's rule (`results.load.per_trial_stats`: an epoch reported again after a resume counts
+    once).
 
     The sweep's one history of results: Ray's own per-trial logs are off (tune/sweep/ray_env.py).
     """
-    epochs = epoch_rows(read_records(Path(run_dir) / RECORDS_FILE), "")
-    if not len(epochs):
-        return {}
-    by_trial = epochs.groupby("trial_id", sort=False)
-    best = by_trial["val_acc"].max()
-    done = by_trial["epoch"].max()
+    stats = per_trial_stats(epoch_rows(records, ""))
     return {
-        trial_id: (None if math.isnan(acc) else float(acc), int(done[trial_id]))
-        for trial_id, acc in best.astype(float).items()
+        trial_id: (
+            None if math.isnan(s["best_val_acc"]) else float(s["best_val_acc"]),
+            int(s["epochs_done"]),
+        )
+        for trial_id, s in stats.items()
     }
 
 
